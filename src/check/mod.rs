@@ -1,0 +1,133 @@
+//! `berth check`: one attempt against one target, bounded by a timeout over
+//! every phase, reported in one line on stdout. Exit 0 healthy, 1 unhealthy.
+//!
+//! A new protocol is a new file here plus one line in `from_url` (the scheme
+//! table that `berth wait` and `run --wait` use).
+
+pub mod attempt;
+pub mod http;
+pub mod postgres;
+pub mod redis;
+pub mod tcp;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::cli::{CheckArgs, CheckKind};
+use crate::exit;
+pub use attempt::Attempt;
+
+/// The default bound on one attempt, all phases included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// One kind of health check, configured and ready to run.
+pub trait Probe: Send + Sync {
+    /// What is checked, for the report: the URL with any password masked.
+    fn describe(&self) -> String;
+
+    /// Runs one attempt. `Ok` carries what was found ("HTTP 200"), `Err` the
+    /// specific reason the target is unhealthy ("connection refused").
+    /// Implementations call `attempt.phase(...)` as they go, so a timeout can
+    /// say where it struck, and bound their sockets by `attempt.remaining()`.
+    fn probe(&self, attempt: &Attempt) -> Result<String, String>;
+}
+
+/// The result of one attempt.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub healthy: bool,
+    /// What was found, or why it is unhealthy.
+    pub reason: String,
+    pub elapsed: Duration,
+}
+
+/// Builds the check a URL's scheme selects, with `berth check`'s defaults.
+pub fn from_url(url: &str) -> Result<Arc<dyn Probe>, String> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("http" | "https") => Ok(Arc::new(http::Http::from_url(url)?)),
+        Some("postgres" | "postgresql") => Ok(Arc::new(postgres::Postgres::from_url(url)?)),
+        Some("redis" | "rediss") => Ok(Arc::new(redis::Redis::from_url(url)?)),
+        Some("tcp") => Ok(Arc::new(tcp::Tcp::from_url(url)?)),
+        Some(other) => Err(format!(
+            "unknown scheme '{other}://' (use http, https, postgres, postgresql, redis, rediss or tcp)"
+        )),
+        None => Err(format!(
+            "'{}' is not a URL: expected e.g. tcp://db:5432 or http://api:8000/health",
+            crate::target::redact(url)
+        )),
+    }
+}
+
+/// Runs `probe` once, giving up after `timeout` whatever it is doing.
+///
+/// The attempt runs on its own thread and this one waits with a deadline: a
+/// DNS lookup in the C library, a TLS handshake or a protocol client that
+/// ignores socket timeouts cannot hold berth past it. A thread left behind
+/// by a timeout dies with the process (check) or ends at its socket timeouts
+/// (wait).
+pub fn run_once(probe: Arc<dyn Probe>, timeout: Duration) -> Outcome {
+    let start = Instant::now();
+    let attempt = Attempt::new(start + timeout);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = attempt.clone();
+    let spawned = std::thread::Builder::new()
+        .name("attempt".into())
+        .spawn(move || {
+            let _ = tx.send(probe.probe(&worker));
+        });
+    let result = match spawned {
+        Err(e) => Err(format!("cannot start the check: {e}")),
+        Ok(_) => match rx.recv_timeout(timeout) {
+            Ok(r) => r,
+            Err(_) => Err(format!("timed out {}", attempt.current_phase())),
+        },
+    };
+    Outcome {
+        healthy: result.is_ok(),
+        reason: result.unwrap_or_else(|e| e),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// The report line: "URL: healthy, HTTP 200 (2.1 ms)".
+pub fn report_line(what: &str, outcome: &Outcome) -> String {
+    format!(
+        "{what}: {}, {} ({:.1} ms)",
+        if outcome.healthy { "healthy" } else { "unhealthy" },
+        outcome.reason,
+        outcome.elapsed.as_secs_f64() * 1000.0
+    )
+}
+
+/// `berth check ...`: builds the probe, runs it once, prints one line.
+pub fn main(args: CheckArgs) -> u8 {
+    let built: Result<(Arc<dyn Probe>, Option<String>), String> = match args.kind {
+        CheckKind::Http(a) => http::Http::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
+        CheckKind::Postgres(a) => postgres::Postgres::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
+        CheckKind::Redis(a) => redis::Redis::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
+        CheckKind::Tcp(a) => tcp::Tcp::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
+    };
+    let (probe, timeout) = match built {
+        Ok(b) => b,
+        Err(msg) => {
+            crate::log::error(format_args!("check: {msg}"));
+            return exit::UNHEALTHY;
+        }
+    };
+    let timeout = match timeout.as_deref().map(crate::options::parse_duration) {
+        None => DEFAULT_TIMEOUT,
+        Some(Ok(t)) if !t.is_zero() => t,
+        Some(_) => {
+            crate::log::error(format_args!(
+                "check: --timeout '{}' is not a duration; use e.g. 500ms, 3s",
+                timeout.unwrap_or_default()
+            ));
+            return exit::UNHEALTHY;
+        }
+    };
+    let what = probe.describe();
+    let outcome = run_once(probe, timeout);
+    println!("{}", report_line(&what, &outcome));
+    if outcome.healthy { exit::HEALTHY } else { exit::UNHEALTHY }
+}

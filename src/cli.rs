@@ -1,0 +1,227 @@
+//! The command line, and nothing else: argh structs whose doc comments are the
+//! help text. `options.rs` and the check modules turn them into typed settings.
+
+use argh::FromArgs;
+
+/// berth: init, startup gate and health checks for containers.
+#[derive(FromArgs, Debug)]
+pub struct Berth {
+    /// print the version and exit
+    #[argh(switch, short = 'V')]
+    pub version: bool,
+
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    Run(RunArgs),
+    Wait(WaitArgs),
+    Check(CheckArgs),
+}
+
+/// Run CMD as PID 1: forward signals, reap zombies, pass its exit status through.
+/// Every option can also come from a BERTH_* variable (flags win).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "run")]
+pub struct RunArgs {
+    /// wait for this dependency (URL) before anything else; repeatable [BERTH_WAIT, comma-separated]
+    #[argh(option)]
+    pub wait: Vec<String>,
+
+    /// give up waiting after DUR, e.g. 90s or 2m (default 60s) [BERTH_WAIT_TIMEOUT]
+    #[argh(option)]
+    pub wait_timeout: Option<String>,
+
+    /// pre-start step, run in order, each must exit 0; split like shell words but run without a shell; repeatable [BERTH_PRE, one per line]
+    #[argh(option)]
+    pub pre: Vec<String>,
+
+    /// hold a PostgreSQL advisory lock (postgres:// URL) while the pre-start steps run [BERTH_PRE_LOCK]
+    #[argh(option)]
+    pub pre_lock: Option<String>,
+
+    /// name the advisory lock is derived from (default "berth-pre") [BERTH_PRE_LOCK_NAME]
+    #[argh(option)]
+    pub pre_lock_name: Option<String>,
+
+    /// run pre-steps and CMD as USER[:GROUP], names or numbers [BERTH_USER]
+    #[argh(option)]
+    pub user: Option<String>,
+
+    /// deliver forwarded signals to CMD's whole process group [BERTH_GROUP=1]
+    #[argh(switch)]
+    pub group: bool,
+
+    /// rewrite a forwarded signal, e.g. TERM:QUIT; repeatable [BERTH_REWRITE, comma-separated]
+    #[argh(option)]
+    pub rewrite: Vec<String>,
+
+    /// when CMD has exited, how long leftover processes get after SIGTERM before SIGKILL (default 5s) [BERTH_GRACE]
+    #[argh(option)]
+    pub grace: Option<String>,
+
+    /// after forwarding SIGTERM, SIGINT or SIGQUIT, SIGKILL CMD's group if it still runs after DUR (default never) [BERTH_KILL_AFTER]
+    #[argh(option)]
+    pub kill_after: Option<String>,
+
+    /// report exit code N as 0; repeatable [BERTH_SUCCESS_CODE, comma-separated]
+    #[argh(option)]
+    pub success_code: Vec<String>,
+
+    /// log more: each forwarded signal, each reaped orphan [BERTH_VERBOSE=1]
+    #[argh(switch, short = 'v')]
+    pub verbose: bool,
+
+    /// log nothing but fatal errors [BERTH_QUIET=1]
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
+
+    /// the command to run, after `--`
+    #[argh(positional, greedy)]
+    pub cmd: Vec<String>,
+}
+
+/// Wait until every URL answers its health check, then exec CMD or exit 0.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "wait")]
+pub struct WaitArgs {
+    /// give up after DUR (default 60s) [BERTH_WAIT_TIMEOUT]
+    #[argh(option)]
+    pub timeout: Option<String>,
+
+    /// log each attempt
+    #[argh(switch, short = 'v')]
+    pub verbose: bool,
+
+    /// log nothing but the final failure
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
+
+    /// dependencies to wait for (http, https, postgres, postgresql, redis, rediss, tcp URLs), then `--` and the command to exec
+    #[argh(positional, greedy)]
+    pub rest: Vec<String>,
+}
+
+/// One health check: exit 0 healthy, 1 unhealthy.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "check")]
+pub struct CheckArgs {
+    #[argh(subcommand)]
+    pub kind: CheckKind,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum CheckKind {
+    Http(HttpArgs),
+    Postgres(PostgresArgs),
+    Redis(RedisArgs),
+    Tcp(TcpArgs),
+}
+
+/// Check an HTTP(S) endpoint.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "http")]
+pub struct HttpArgs {
+    /// the URL, http:// or https://
+    #[argh(positional)]
+    pub url: String,
+
+    /// healthy statuses: a list of codes and ranges (default 200-399)
+    #[argh(option)]
+    pub status: Option<String>,
+
+    /// the body must contain this text
+    #[argh(option)]
+    pub contains: Option<String>,
+
+    /// extra request header 'Name: value'; repeatable
+    #[argh(option)]
+    pub header: Vec<String>,
+
+    /// request method (default GET)
+    #[argh(option)]
+    pub method: Option<String>,
+
+    /// do not verify the TLS certificate
+    #[argh(switch)]
+    pub insecure: bool,
+
+    /// trust this CA certificate (PEM file) besides the system's
+    #[argh(option)]
+    pub cacert: Option<String>,
+
+    /// give up after DUR, all phases included (default 3s)
+    #[argh(option)]
+    pub timeout: Option<String>,
+}
+
+/// Check a PostgreSQL server: by default a real login and SELECT 1.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "postgres")]
+pub struct PostgresArgs {
+    /// postgres:// URL; parts left out come from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE
+    #[argh(positional)]
+    pub url: Option<String>,
+
+    /// the query to run after login (default SELECT 1)
+    #[argh(option)]
+    pub query: Option<String>,
+
+    /// only check that the server accepts connections, like pg_isready (no login needed)
+    #[argh(switch)]
+    pub ping: bool,
+
+    /// unhealthy unless the server is a primary (not a read-only standby)
+    #[argh(switch)]
+    pub primary: bool,
+
+    /// trust this CA certificate (PEM file) for sslmode=verify-ca/verify-full
+    #[argh(option)]
+    pub cacert: Option<String>,
+
+    /// give up after DUR, all phases included (default 3s)
+    #[argh(option)]
+    pub timeout: Option<String>,
+}
+
+/// Check a Redis server: PING must answer PONG.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "redis")]
+pub struct RedisArgs {
+    /// redis:// or rediss:// URL (default redis://127.0.0.1:6379); REDISCLI_AUTH gives the password
+    #[argh(positional)]
+    pub url: Option<String>,
+
+    /// unhealthy unless the server has this role: master or replica
+    #[argh(option)]
+    pub role: Option<String>,
+
+    /// do not verify the TLS certificate (rediss://)
+    #[argh(switch)]
+    pub insecure: bool,
+
+    /// trust this CA certificate (PEM file) besides the system's (rediss://)
+    #[argh(option)]
+    pub cacert: Option<String>,
+
+    /// give up after DUR, all phases included (default 3s)
+    #[argh(option)]
+    pub timeout: Option<String>,
+}
+
+/// Check that a TCP port accepts connections.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "tcp")]
+pub struct TcpArgs {
+    /// HOST:PORT (IPv6 as [::1]:5432)
+    #[argh(positional)]
+    pub address: String,
+
+    /// give up after DUR (default 3s)
+    #[argh(option)]
+    pub timeout: Option<String>,
+}
