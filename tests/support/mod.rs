@@ -79,3 +79,5 @@ pub fn output_bounded(cmd: &mut Command, limit: Duration) -> Output {
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+pub mod certs;
