@@ -1,11 +1,384 @@
-//! berth run: PID 1 behaviour.
+//! berth run: PID 1 behaviour, with berth as PID 1 of a real PID namespace
+//! and as a subreaper in an ordinary process tree.
 
-use std::time::Duration;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
+use crate::support::pidns::{PYTHON, Pid1, fixture, log_lines, temp_dir};
 use crate::support::*;
 
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Every signal a process can catch, minus SIGCHLD (berth's own business),
+/// SIGKILL/SIGSTOP (uncatchable) and the synchronous ILL/TRAP/ABRT/BUS/FPE/
+/// SEGV/SYS; plus real-time signals from both ends of the range.
+const FORWARDED: &[i32] = &[
+    1, 2, 3, 10, 12, 13, 14, 15, 16, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 34, 35, 40,
+    50, 63, 64,
+];
+
+/// Waits until a fixture's log says "ready" (its handlers are installed).
+fn wait_ready(log: &Path) {
+    assert!(
+        wait_until(Duration::from_secs(10), || log_lines(log).iter().any(|l| l == "ready")),
+        "fixture never became ready"
+    );
+}
+
+/// Sends each signal to berth and waits until `log` shows it arrived, one
+/// at a time so that none can coalesce with the next.
+fn send_each_and_see(berth: &Pid1, signals: &[i32], log: &Path, expect: impl Fn(i32) -> i32) {
+    for &s in signals {
+        let want = expect(s).to_string();
+        let before = log_lines(log).iter().filter(|l| **l == want).count();
+        berth.signal(s);
+        assert!(
+            wait_until(Duration::from_secs(5), || {
+                log_lines(log).iter().filter(|l| **l == want).count() > before
+            }),
+            "signal {s} sent to PID 1 never reached CMD as {want}; log: {:?}",
+            log_lines(log)
+        );
+    }
+}
+
+fn signals_args(signals: &[i32]) -> Vec<String> {
+    signals.iter().map(|s| s.to_string()).collect()
+}
+
 #[test]
-fn passes_exit_code_through() {
-    let out = output_bounded(berth().args(["run", "--", "sh", "-c", "exit 7"]), Duration::from_secs(10));
-    assert_eq!(out.status.code(), Some(7));
+fn pid1_forwards_every_catchable_signal() {
+    let dir = temp_dir("forward");
+    let log = dir.join("log");
+    let rec = fixture("sigrecord.py");
+    let log_s = log.to_string_lossy().into_owned();
+    let expected = signals_args(FORWARDED);
+    let mut args = vec!["run", "--", PYTHON, &rec, &log_s];
+    args.extend(expected.iter().map(String::as_str));
+    let berth = Pid1::start(&args);
+    wait_ready(&log);
+    send_each_and_see(&berth, FORWARDED, &log, |s| s);
+    // The fixture exits 0 once it has seen them all; berth passes that on.
+    let (code, err) = berth.finish(LIMIT);
+    assert_eq!(code, Some(0), "stderr: {err}");
+}
+
+#[test]
+fn group_flag_reaches_cmds_children_and_default_does_not() {
+    for group in [true, false] {
+        let dir = temp_dir(&format!("group-{group}"));
+        let (parent_log, child_log) = (dir.join("parent"), dir.join("child"));
+        let script = format!(
+            "{PYTHON} {rec} {child} & exec {PYTHON} {rec} {parent} 10",
+            rec = fixture("sigrecord.py"),
+            child = child_log.display(),
+            parent = parent_log.display(),
+        );
+        let mut args = vec!["run"];
+        if group {
+            args.push("--group");
+        }
+        args.extend(["--grace", "200ms", "--", "sh", "-c", &script]);
+        let berth = Pid1::start(&args);
+        wait_ready(&parent_log);
+        wait_ready(&child_log);
+        send_each_and_see(&berth, &[10], &parent_log, |s| s);
+        let (code, err) = berth.finish(LIMIT);
+        assert_eq!(code, Some(0), "stderr: {err}");
+        // (The child gets SIGTERM either way once CMD has exited: that is
+        // the leftover clean-up, not forwarding. Hence SIGUSR1 here.)
+        let child_saw = log_lines(&child_log).contains(&"10".to_string());
+        assert_eq!(child_saw, group, "--group={group}, child log {:?}", log_lines(&child_log));
+    }
+}
+
+#[test]
+fn rewrite_changes_the_forwarded_signal() {
+    let dir = temp_dir("rewrite");
+    let log = dir.join("log");
+    let (rec, log_s) = (fixture("sigrecord.py"), log.to_string_lossy().into_owned());
+    let berth = Pid1::start(&[
+        "run", "--rewrite", "TERM:QUIT", "--rewrite", "SIGUSR1:40", "--", PYTHON, &rec, &log_s, "3",
+        "40",
+    ]);
+    wait_ready(&log);
+    send_each_and_see(&berth, &[10, 15], &log, |s| if s == 15 { 3 } else { 40 });
+    let (code, err) = berth.finish(LIMIT);
+    assert_eq!(code, Some(0), "stderr: {err}");
+    assert!(!log_lines(&log).contains(&"15".to_string()), "TERM was not rewritten");
+}
+
+#[test]
+fn rewrite_from_environment() {
+    let dir = temp_dir("rewrite-env");
+    let log = dir.join("log");
+    let (rec, log_s) = (fixture("sigrecord.py"), log.to_string_lossy().into_owned());
+    // SAFETY: not needed; env is set on the child command only.
+    let mut cmd = berth();
+    cmd.env("BERTH_REWRITE", "TERM:USR2,INT:HUP")
+        .args(["run", "--", PYTHON, &rec, &log_s, "12", "1"])
+        .stdin(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    wait_ready(&log);
+    for s in [15, 2] {
+        // SAFETY: kill has no memory arguments.
+        unsafe { libc::kill(child.id() as i32, s) };
+        let want = if s == 15 { "12" } else { "1" };
+        assert!(wait_until(Duration::from_secs(5), || log_lines(&log).iter().any(|l| l == want)));
+    }
+    assert_eq!(wait_bounded(&mut child, LIMIT).code(), Some(0));
+}
+
+#[test]
+fn pid1_reaps_hundreds_of_orphans_exiting_at_once() {
+    let berth = Pid1::start(&["run", "--", PYTHON, &fixture("orphans.py"), "400"]);
+    let (code, err) = berth.finish(Duration::from_secs(40));
+    assert_eq!(code, Some(0), "zombies were left behind; stderr: {err}");
+}
+
+#[test]
+fn subreaper_reaps_orphans_when_not_pid1() {
+    let out = output_bounded(
+        berth().args(["run", "--", PYTHON, &fixture("orphans.py"), "300"]),
+        Duration::from_secs(40),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+}
+
+#[test]
+fn exit_codes_pass_through() {
+    for code in [0, 1, 2, 3, 42, 100, 125, 128, 200, 254, 255] {
+        let out = output_bounded(
+            berth().args(["run", "--", "sh", "-c", &format!("exit {code}")]),
+            LIMIT,
+        );
+        assert_eq!(out.status.code(), Some(code), "exit {code}");
+    }
+}
+
+#[test]
+fn killed_cmd_gives_128_plus_signal() {
+    for (name, n) in [("TERM", 15), ("KILL", 9), ("SEGV", 11), ("INT", 2), ("USR1", 10)] {
+        let out = output_bounded(
+            berth().args(["run", "--", "sh", "-c", &format!("kill -{name} $$")]),
+            LIMIT,
+        );
+        assert_eq!(out.status.code(), Some(128 + n), "killed by {name}");
+    }
+    // A real-time signal too: nix-style wrappers that cannot name it would
+    // lose the status.
+    let out = output_bounded(
+        berth().args(["run", "--", PYTHON, "-c", "import os; os.kill(os.getpid(), 40)"]),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(168));
+}
+
+#[test]
+fn command_not_found_is_127_and_not_executable_is_126() {
+    let out = output_bounded(berth().args(["run", "--", "berth-no-such-command"]), LIMIT);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(text(&out.stderr).contains("berth-no-such-command: command not found"));
+
+    let dir = temp_dir("noexec");
+    let script = dir.join("script.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    let out = output_bounded(berth().args(["run", "--"]).arg(&script), LIMIT);
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cannot execute"), "{}", text(&out.stderr));
+
+    // A directory is found but cannot be executed.
+    let out = output_bounded(berth().args(["run", "--", "/"]), LIMIT);
+    assert_eq!(out.status.code(), Some(126));
+}
+
+#[test]
+fn success_code_maps_to_zero() {
+    let out = output_bounded(
+        berth().args(["run", "--success-code", "3", "--success-code", "143", "--", "sh", "-c", "exit 3"]),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = output_bounded(
+        berth().args(["run", "--success-code", "143", "--", "sh", "-c", "kill -TERM $$"]),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = output_bounded(
+        berth().env("BERTH_SUCCESS_CODE", "4, 5").args(["run", "--", "sh", "-c", "exit 5"]),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = output_bounded(
+        berth().args(["run", "--success-code", "3", "--", "sh", "-c", "exit 4"]),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(4));
+}
+
+#[test]
+fn leftover_that_obeys_sigterm_ends_berth_at_once() {
+    let start = Instant::now();
+    let out = output_bounded(
+        berth().args(["run", "--grace", "10s", "--", "sh", "-c", "sleep 60 & exit 0"]),
+        LIMIT,
+    );
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(took < Duration::from_secs(3), "berth waited {took:?} for a leftover that obeys SIGTERM");
+    assert!(text(&out.stderr).contains("SIGTERM to 1 leftover"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn leftover_that_ignores_sigterm_is_killed_after_grace() {
+    let start = Instant::now();
+    // The subshell ignores TERM, and sleep inherits the ignored disposition.
+    let out = output_bounded(
+        berth().args(["run", "--grace", "700ms", "--", "sh", "-c", "(trap '' TERM; sleep 60) & exit 3"]),
+        LIMIT,
+    );
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(took >= Duration::from_millis(650), "SIGKILL came before --grace: {took:?}");
+    assert!(took < Duration::from_secs(4), "berth took {took:?}");
+    assert!(text(&out.stderr).contains("SIGKILL"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn pid1_cleans_up_leftovers_in_the_namespace() {
+    let berth = Pid1::start(&["run", "--grace", "300ms", "--", "sh", "-c", "(trap '' TERM; sleep 60) & sleep 60 & exit 9"]);
+    let (code, err) = berth.finish(LIMIT);
+    assert_eq!(code, Some(9), "stderr: {err}");
+    assert!(err.contains("SIGKILL to"), "{err}");
+}
+
+#[test]
+fn processes_outside_berths_tree_are_never_signalled() {
+    // A sibling of berth, started by the test: not berth's to stop.
+    let mut outsider = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let out = output_bounded(
+        berth().args(["run", "--grace", "300ms", "--", "sh", "-c", "sleep 60 & exit 0"]),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(outsider.try_wait().unwrap().is_none(), "berth signalled a process outside its tree");
+    outsider.kill().unwrap();
+    outsider.wait().unwrap();
+}
+
+#[test]
+fn cmd_inherits_berths_signal_mask_and_ignored_signals() {
+    // Start berth with SIGUSR1 blocked and SIGUSR2 ignored; CMD must see the
+    // same, and nothing else (berth's own mask and std's SIGPIPE habit must
+    // not leak into CMD).
+    let launcher = format!(
+        "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, [signal.SIGUSR1]); \
+         signal.signal(signal.SIGUSR2, signal.SIG_IGN); signal.signal(signal.SIGPIPE, signal.SIG_DFL); \
+         print([l for l in open('/proc/self/status') if l.startswith('SigIgn')][0], end='', flush=True); \
+         os.execv('{b}', ['{b}', 'run', '--', 'grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status'])",
+        b = berth_path()
+    );
+    let out = output_bounded(std::process::Command::new(PYTHON).args(["-c", &launcher]), LIMIT);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let ignored: Vec<&str> = stdout.lines().filter(|l| l.starts_with("SigIgn")).collect();
+    assert_eq!(ignored.len(), 2, "{stdout}");
+    assert_eq!(ignored[0], ignored[1], "CMD's ignored signals differ from berth's own: {stdout}");
+    let ign = u64::from_str_radix(ignored[1].trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_ne!(ign & (1 << 11), 0, "SIGUSR2 should stay ignored: {stdout}");
+    assert_eq!(ign & (1 << 12), 0, "SIGPIPE must not be ignored: {stdout}");
+    assert!(stdout.contains("SigBlk:\t0000000000000200"), "mask not restored: {stdout}");
+}
+
+#[test]
+fn kill_after_sigkills_a_cmd_that_ignores_sigterm() {
+    let dir = temp_dir("kill-after");
+    let ready = dir.join("ready");
+    let script = format!("trap '' TERM; touch {}; sleep 60", ready.display());
+    let mut child = berth()
+        .args(["run", "--kill-after", "400ms", "--", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || ready.exists()));
+    let start = Instant::now();
+    // SAFETY: kill has no memory arguments.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait_bounded(&mut child, LIMIT);
+    let took = start.elapsed();
+    assert_eq!(status.code(), Some(137));
+    assert!(took >= Duration::from_millis(350), "killed before --kill-after: {took:?}");
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
+#[test]
+fn cmd_gets_the_terminal_when_stdin_is_one() {
+    // `script` gives berth a pseudo-terminal as stdin, as `docker run -it` does.
+    let probe = format!(
+        "{} run -- {PYTHON} -c \"import os; print('fg' if os.tcgetpgrp(0) == os.getpgrp() else 'bg')\"",
+        berth_path()
+    );
+    let out = output_bounded(
+        std::process::Command::new("script").args(["-qec", &probe, "/dev/null"]),
+        LIMIT,
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("fg"), "CMD is not the terminal's foreground group: {stdout:?}");
+}
+
+#[test]
+fn usage_errors_exit_125_with_one_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run"], "no command given"),
+        (&["run", "--"], "no command given"),
+        (&["run", "--grace", "soon", "--", "true"], "--grace"),
+        (&["run", "--kill-after", "-1s", "--", "true"], "--kill-after"),
+        (&["run", "--rewrite", "TERM:BOGUS", "--", "true"], "unknown signal"),
+        (&["run", "--rewrite", "TERM", "--", "true"], "FROM:TO"),
+        (&["run", "--success-code", "256", "--", "true"], "--success-code"),
+        (&["run", "--bogus", "--", "true"], "--bogus"),
+        (&["run", "-v", "-q", "--", "true"], "-v and -q"),
+        (&[], "no command given"),
+    ];
+    for (args, needle) in cases {
+        let out = output_bounded(berth().args(*args), LIMIT);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+        assert!(err.starts_with("berth: "), "{args:?}: {err}");
+    }
+    let out = output_bounded(
+        berth().env("BERTH_GRACE", "later").args(["run", "--", "true"]),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out.stderr).contains("BERTH_GRACE"));
+}
+
+#[test]
+fn help_and_version() {
+    let out = output_bounded(berth().args(["run", "--help"]), LIMIT);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("--kill-after"));
+    let out = output_bounded(berth().arg("--version"), LIMIT);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("berth "));
+}
+
+#[test]
+fn quiet_and_verbose() {
+    let out = output_bounded(
+        berth().args(["run", "-q", "--grace", "100ms", "--", "sh", "-c", "sleep 60 & exit 0"]),
+        LIMIT,
+    );
+    assert_eq!(text(&out.stderr), "", "-q must silence berth");
+    let out = output_bounded(
+        berth().args(["run", "-v", "--", "sh", "-c", "(sleep 0.1 &) ; sleep 0.3"]),
+        LIMIT,
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("reaped process"), "-v must show reaped orphans: {err}");
 }

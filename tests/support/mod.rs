@@ -81,3 +81,4 @@ pub fn text(b: &[u8]) -> String {
 }
 
 pub mod certs;
+pub mod pidns;

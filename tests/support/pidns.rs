@@ -1,0 +1,97 @@
+//! Running berth as PID 1 of a fresh PID namespace, as Docker does.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::wait_until;
+
+/// A fixture script's path.
+pub fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The system Python (not a version-manager shim, which would add a shell
+/// between berth and the fixture).
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// berth started as PID 1 of a new PID namespace by `unshare`.
+pub struct Pid1 {
+    pub unshare: Child,
+    /// berth's pid as seen from outside the namespace: where Docker's
+    /// signals come from.
+    pub outer_pid: i32,
+}
+
+impl Pid1 {
+    pub fn start(berth_args: &[&str]) -> Pid1 {
+        let mut unshare = Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+            .arg(super::berth_path())
+            .args(berth_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("unshare is needed to run berth as PID 1 (util-linux)");
+        let children = format!("/proc/{0}/task/{0}/children", unshare.id());
+        let mut outer = 0;
+        let found = wait_until(Duration::from_secs(5), || {
+            outer = std::fs::read_to_string(&children)
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0);
+            outer > 0
+        });
+        if !found {
+            let _ = unshare.kill();
+            let out = unshare.wait_with_output().unwrap();
+            panic!(
+                "berth did not start in a PID namespace (root needed): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Pid1 {
+            unshare,
+            outer_pid: outer,
+        }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory arguments.
+        let rc = unsafe { libc::kill(self.outer_pid, signal) };
+        assert_eq!(rc, 0, "kill({}, {signal})", self.outer_pid);
+    }
+
+    /// Waits (bounded) for berth to end; returns its exit code and stderr.
+    pub fn finish(mut self, limit: Duration) -> (Option<i32>, String) {
+        let status = super::wait_bounded(&mut self.unshare, limit);
+        let mut err = String::new();
+        if let Some(mut e) = self.unshare.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        (status.code(), err)
+    }
+}
+
+/// Lines of a log file written by a fixture (empty when absent).
+pub fn log_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
