@@ -100,9 +100,9 @@ pub struct WaitArgs {
     #[argh(switch, short = 'q')]
     pub quiet: bool,
 
-    /// dependencies to wait for (http, https, postgres, postgresql, redis, rediss, tcp URLs), then `--` and the command to exec
-    #[argh(positional, greedy)]
-    pub rest: Vec<String>,
+    /// dependencies to wait for (http, https, postgres, postgresql, redis, rediss, tcp URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]
+    #[argh(positional)]
+    pub urls: Vec<String>,
 }
 
 /// One health check: exit 0 healthy, 1 unhealthy.

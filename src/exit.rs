@@ -9,7 +9,8 @@ pub const HEALTHY: u8 = 0;
 pub const UNHEALTHY: u8 = 1;
 /// `berth wait`, `run --wait`: a dependency was not ready in time (as timeout(1)).
 pub const WAIT_TIMEOUT: u8 = 124;
-/// `run`, `wait`: bad flag or variable, or berth could not set itself up (as env(1)).
+/// `run`, `wait`: bad flag or variable, or berth could not set itself up,
+/// e.g. take the `--pre-lock` (as env(1)).
 pub const USAGE: u8 = 125;
 /// CMD was found but could not be executed.
 pub const CANNOT_EXECUTE: u8 = 126;
@@ -27,6 +28,23 @@ pub enum Error {
     Setup(String),
     #[error(transparent)]
     Spawn(#[from] SpawnError),
+    /// A dependency was not ready in time, or a signal stopped the wait.
+    #[error(transparent)]
+    Wait(#[from] crate::wait::WaitError),
+    /// A pre-start step failed; berth exits with the step's code.
+    #[error("pre-start step {n} ({text}) failed: {why}")]
+    Step {
+        n: usize,
+        text: String,
+        why: String,
+        code: u8,
+    },
+    /// A stop signal arrived before CMD started.
+    #[error("stopped by {} before the command started", crate::init::signals::name(*.0))]
+    Stopped(i32),
+    /// The pre-start lock could not be taken.
+    #[error("--pre-lock: {0}")]
+    Lock(String),
 }
 
 impl Error {
@@ -34,6 +52,12 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Setup(_) => USAGE,
             Error::Spawn(e) => e.exit_code(),
+            Error::Wait(crate::wait::WaitError::Timeout { .. }) => WAIT_TIMEOUT,
+            Error::Wait(crate::wait::WaitError::Interrupted(sig)) | Error::Stopped(sig) => {
+                128 + *sig as u8
+            }
+            Error::Step { code, .. } => *code,
+            Error::Lock(_) => USAGE,
         }
     }
 }

@@ -15,6 +15,7 @@ mod init;
 mod log;
 mod options;
 mod target;
+mod wait;
 
 use std::ffi::{CStr, c_char, c_int};
 
@@ -43,7 +44,7 @@ fn dispatch(raw: &[&CStr], original_mask: Option<init::signals::Mask>) -> u8 {
     let is_check = raw.get(1).map(|a| a.to_bytes()) == Some(b"check");
     let usage_code = if is_check { exit::UNHEALTHY } else { exit::USAGE };
 
-    let mut args = Vec::with_capacity(raw.len());
+    let mut args: Vec<&str> = Vec::with_capacity(raw.len());
     for (i, a) in raw.iter().enumerate().skip(1) {
         match a.to_str() {
             Ok(s) => args.push(s),
@@ -51,6 +52,16 @@ fn dispatch(raw: &[&CStr], original_mask: Option<init::signals::Mask>) -> u8 {
                 log::error(format_args!("argument {i} is not valid UTF-8"));
                 return usage_code;
             }
+        }
+    }
+
+    // `wait URL... -- CMD`: argh drops the `--`, and with it the line
+    // between URLs and CMD, so split there first.
+    let mut wait_cmd = Vec::new();
+    if args.first() == Some(&"wait") {
+        if let Some(i) = args.iter().position(|a| *a == "--") {
+            wait_cmd = args.split_off(i);
+            wait_cmd.remove(0);
         }
     }
 
@@ -91,7 +102,7 @@ fn dispatch(raw: &[&CStr], original_mask: Option<init::signals::Mask>) -> u8 {
             log::set_level(opts.level);
             init::run(&opts, original_mask.unwrap_or(init::signals::Mask(0)))
         }),
-        Some(Command::Wait(_)) => Err(exit::usage("berth wait is not implemented yet")),
+        Some(Command::Wait(a)) => wait_command(a, wait_cmd),
     };
     match result {
         Ok(code) => code,
@@ -99,5 +110,29 @@ fn dispatch(raw: &[&CStr], original_mask: Option<init::signals::Mask>) -> u8 {
             log::error(format_args!("{e}"));
             e.code()
         }
+    }
+}
+
+/// `berth wait URL... [--timeout DUR] [-- CMD]`: on success exec CMD
+/// (replacing berth) or exit 0.
+fn wait_command(args: cli::WaitArgs, cmd: Vec<&str>) -> Result<u8, exit::Error> {
+    log::set_level(options::level(args.verbose, args.quiet)?);
+    let urls = env::list(args.urls, "BERTH_WAIT", ',')?;
+    if urls.is_empty() {
+        return Err(exit::usage(
+            "nothing to wait for: give URLs (or BERTH_WAIT), e.g. 'berth wait tcp://db:5432 -- CMD'",
+        ));
+    }
+    let timeout = options::duration(args.timeout, "--timeout", "BERTH_WAIT_TIMEOUT")?
+        .unwrap_or(options::DEFAULT_WAIT_TIMEOUT);
+    let argv = if cmd.is_empty() {
+        None
+    } else {
+        Some(options::command(cmd.into_iter().map(String::from).collect(), "berth wait URL...")?)
+    };
+    wait::wait_all(wait::targets(&urls)?, timeout, None)?;
+    match argv {
+        None => Ok(0),
+        Some(argv) => Err(init::spawn::exec(&argv).into()),
     }
 }

@@ -17,8 +17,8 @@ pub struct RunOptions {
     pub wait: Vec<String>,
     /// How long to wait for them in total.
     pub wait_timeout: Duration,
-    /// Pre-start steps, each already split into words.
-    pub pre: Vec<Vec<String>>,
+    /// Pre-start steps, in order.
+    pub pre: Vec<Step>,
     /// PostgreSQL URL whose advisory lock is held while the steps run.
     pub pre_lock: Option<String>,
     /// Name the advisory lock key is derived from.
@@ -38,6 +38,13 @@ pub struct RunOptions {
     pub level: Level,
     /// CMD and its arguments.
     pub cmd: Vec<CString>,
+}
+
+/// One pre-start step: as written, and split into words for exec.
+#[derive(Debug)]
+pub struct Step {
+    pub text: String,
+    pub argv: Vec<CString>,
 }
 
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -151,10 +158,21 @@ fn parse_rewrite(pair: &str) -> Result<(i32, i32), Error> {
 }
 
 /// Splits a pre-start step into words like a POSIX shell (quotes, escapes),
-/// without any expansion: it is then executed directly.
-fn split_step(step: &str) -> Result<Vec<String>, Error> {
-    let _ = step;
-    Err(usage("--pre is not supported yet"))
+/// without any expansion: it is then executed directly, no shell involved.
+fn split_step(step: &str) -> Result<Step, Error> {
+    let bad = |why: &str| usage(format!("--pre/BERTH_PRE '{step}': {why}"));
+    let words = shell_words::split(step).map_err(|_| bad("unbalanced quotes"))?;
+    if words.is_empty() {
+        return Err(bad("empty step"));
+    }
+    let argv = words
+        .into_iter()
+        .map(|w| CString::new(w).map_err(|_| bad("contains a NUL byte")))
+        .collect::<Result<_, _>>()?;
+    Ok(Step {
+        text: step.to_string(),
+        argv,
+    })
 }
 
 #[cfg(test)]

@@ -2,23 +2,28 @@
 //!
 //! 1. signals are already blocked (by `main`, before anything else ran);
 //! 2. open the signalfd and become a child subreaper;
-//! 3. start CMD;
-//! 4. loop: sleep until a signal arrives; forward it, or reap on SIGCHLD;
-//! 5. when CMD has exited: SIGTERM whatever is left of its tree, SIGKILL it
+//! 3. wait for the `--wait` dependencies (a stop signal ends berth here);
+//! 4. run the `--pre` steps in order, holding the `--pre-lock`, each
+//!    supervised exactly like CMD; the first failure ends berth;
+//! 5. start CMD;
+//! 6. loop: sleep until a signal arrives; forward it, or reap on SIGCHLD;
+//! 7. when CMD has exited: SIGTERM whatever is left of its tree, SIGKILL it
 //!    after `--grace`, and exit with CMD's status the moment none is left.
 //!
 //! The phase rule (from catatonit): before CMD exists any error ends berth;
 //! once it runs, errors are warnings and the loop goes on, because PID 1 must
 //! not die while the app runs.
 
+pub mod lock;
 pub mod reap;
 pub mod signals;
 pub mod spawn;
+pub mod user;
 
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
-use signal_hook::consts::{SIGCHLD, SIGKILL, SIGTERM, TERM_SIGNALS};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGKILL, SIGTERM, TERM_SIGNALS};
 
 use crate::exit::Error;
 use crate::log;
@@ -36,21 +41,79 @@ pub fn run(opts: &RunOptions, original_mask: Mask) -> Result<u8, Error> {
     let signals = SignalFd::new(Mask::handled())
         .map_err(|e| Error::Setup(format!("cannot create a signalfd: {e}")))?;
     become_subreaper();
+    let user = opts.user.as_deref().map(user::resolve).transpose()?;
+    let targets = crate::wait::targets(&opts.wait)?;
+
+    crate::wait::wait_all(targets, opts.wait_timeout, Some(&signals))?;
+
+    if !opts.pre.is_empty() {
+        let lock = match &opts.pre_lock {
+            Some(url) => Some(lock::Lock::acquire(url, &opts.pre_lock_name, &signals)?),
+            None => None,
+        };
+        for (n, step) in opts.pre.iter().enumerate() {
+            run_step(n + 1, step, user.as_ref(), original_mask, &signals, opts)?;
+        }
+        drop(lock);
+    }
 
     let child = spawn::spawn(&spawn::Spec {
         argv: &opts.cmd,
         mask: original_mask,
-        user: None,
+        user: user.as_ref(),
     })?;
     log::debug(format_args!("started {:?} as process {child}", opts.cmd[0]));
 
     // Phase 2: CMD runs; from here on errors are warnings.
-    let exit = supervise(child, &signals, opts);
-    log::debug(format_args!("CMD ended: {}", reap::describe(exit)));
+    let done = supervise(child, &signals, opts);
+    log::debug(format_args!("CMD ended: {}", reap::describe(done.exit)));
     clean_up(&signals, opts.grace);
 
-    let code = exit.code();
+    let code = done.exit.code();
     Ok(if opts.success_codes.contains(&code) { 0 } else { code })
+}
+
+/// Runs pre-start step `n` as CMD would run; any failure, or a stop signal
+/// while it ran, ends berth before CMD starts.
+fn run_step(
+    n: usize,
+    step: &crate::options::Step,
+    user: Option<&spawn::Credentials>,
+    mask: Mask,
+    signals: &SignalFd,
+    opts: &RunOptions,
+) -> Result<(), Error> {
+    log::debug(format_args!("pre-start step {n}: {}", step.text));
+    let spec = spawn::Spec {
+        argv: &step.argv,
+        mask,
+        user,
+    };
+    let child = spawn::spawn(&spec).map_err(|e| Error::Step {
+        n,
+        text: step.text.clone(),
+        why: e.to_string(),
+        code: e.exit_code(),
+    })?;
+    let done = supervise(child, signals, opts);
+    if done.exit != Exit::Code(0) {
+        return Err(Error::Step {
+            n,
+            text: step.text.clone(),
+            why: reap::describe(done.exit),
+            code: done.exit.code(),
+        });
+    }
+    match done.stopped_by {
+        Some(sig) => Err(Error::Stopped(sig)),
+        None => Ok(()),
+    }
+}
+
+/// Signals that ask berth to stop: while waiting or between pre-start
+/// steps they end berth instead of being forwarded.
+pub fn is_stop_signal(signal: i32) -> bool {
+    TERM_SIGNALS.contains(&signal) || signal == SIGHUP
 }
 
 /// Orphans are re-parented to the nearest subreaper, so outside a PID
@@ -67,9 +130,17 @@ fn become_subreaper() {
     }
 }
 
-/// Forwards signals and reaps until CMD exits; returns how it exited.
-fn supervise(child: Pid, signals: &SignalFd, opts: &RunOptions) -> Exit {
+/// How a supervised child ended.
+struct Supervised {
+    exit: Exit,
+    /// The first stop signal forwarded to it, if any.
+    stopped_by: Option<i32>,
+}
+
+/// Forwards signals and reaps until `child` exits.
+fn supervise(child: Pid, signals: &SignalFd, opts: &RunOptions) -> Supervised {
     let mut kill_at: Option<Instant> = None;
+    let mut stopped_by = None;
     loop {
         let timeout = kill_at.map(|t| t.saturating_duration_since(Instant::now()));
         match signals.next(timeout) {
@@ -85,11 +156,14 @@ fn supervise(child: Pid, signals: &SignalFd, opts: &RunOptions) -> Exit {
             }
             Some(got) if got.signal == SIGCHLD => {
                 if let Some(exit) = reap(Some(child)).watched {
-                    return exit;
+                    return Supervised { exit, stopped_by };
                 }
             }
             Some(got) => {
                 forward(got, child, opts);
+                if is_stop_signal(got.signal) {
+                    stopped_by.get_or_insert(got.signal);
+                }
                 if let Some(delay) = opts.kill_after {
                     if kill_at.is_none() && TERM_SIGNALS.contains(&got.signal) {
                         kill_at = Some(Instant::now() + delay);

@@ -51,6 +51,7 @@ impl Mask {
         Mask(bits)
     }
 
+    #[cfg(test)]
     pub fn contains(self, signal: i32) -> bool {
         (1..=MAX_SIGNAL).contains(&signal) && self.0 & bit(signal) != 0
     }
@@ -140,7 +141,13 @@ impl SignalFd {
         }
     }
 
-    fn try_read(&self) -> Option<Received> {
+    /// The descriptor, for waiting on it together with others.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+
+    /// The next pending signal, without waiting.
+    pub fn try_read(&self) -> Option<Received> {
         let mut info = std::mem::MaybeUninit::<libc::signalfd_siginfo>::uninit();
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
         // SAFETY: we read at most `size` bytes into a buffer of that size.

@@ -168,3 +168,14 @@ fn read_report(fd: &OwnedFd) -> Option<(u8, Errno)> {
         }
     }
 }
+
+/// Replaces berth with `argv` (`berth wait ... -- CMD`). Returns only on
+/// failure.
+pub fn exec(argv: &[CString]) -> SpawnError {
+    let cmd = argv[0].to_string_lossy().into_owned();
+    match nix::unistd::execvp(&argv[0], argv) {
+        Err(Errno::ENOENT | Errno::ENOTDIR) => SpawnError::NotFound(cmd),
+        Err(e) => SpawnError::NotExecutable(cmd, e),
+        Ok(never) => match never {},
+    }
+}
