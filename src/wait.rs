@@ -103,7 +103,10 @@ pub fn wait_all(
                     .iter()
                     .filter(|s| !s.ready)
                     .map(|s| {
-                        format!("{} never became ready: {} (attempt {})", s.what, s.last_reason, s.attempts)
+                        format!(
+                            "{} never became ready: {} (attempt {})",
+                            s.what, s.last_reason, s.attempts
+                        )
                     })
                     .collect(),
             });
@@ -181,9 +184,14 @@ fn sleep(wake: &OwnedFd, signals: Option<&SignalFd>, until: Duration) -> Option<
     if let Some(s) = signals {
         fds.push(PollFd::new(s.fd(), PollFlags::POLLIN));
     }
-    match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+    match poll(
+        &mut fds,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    ) {
         Ok(n) if n > 0 => {
-            let woke = fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+            let woke = fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLIN));
             if woke {
                 let mut buf = [0u8; 64];
                 let _ = nix::unistd::read(wake, &mut buf);

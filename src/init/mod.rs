@@ -15,6 +15,7 @@
 //! not die while the app runs.
 
 pub mod lock;
+mod memory;
 pub mod reap;
 pub mod signals;
 pub mod spawn;
@@ -70,7 +71,11 @@ pub fn run(opts: &RunOptions, original_mask: Mask) -> Result<u8, Error> {
     clean_up(&signals, opts.grace);
 
     let code = done.exit.code();
-    Ok(if opts.success_codes.contains(&code) { 0 } else { code })
+    Ok(if opts.success_codes.contains(&code) {
+        0
+    } else {
+        code
+    })
 }
 
 /// Runs pre-start step `n` as CMD would run; any failure, or a stop signal
@@ -141,11 +146,11 @@ struct Supervised {
 fn supervise(child: Pid, signals: &SignalFd, opts: &RunOptions) -> Supervised {
     let mut kill_at: Option<Instant> = None;
     let mut stopped_by = None;
+    let mut memory = memory::Trimmer::new();
     loop {
-        let timeout = kill_at.map(|t| t.saturating_duration_since(Instant::now()));
-        match signals.next(timeout) {
-            None => {
-                // --kill-after ran out.
+        let now = Instant::now();
+        let got = match (kill_at, memory.due_in()) {
+            (Some(t), _) if now >= t => {
                 log::warn(format_args!(
                     "CMD still running {} after the stop signal (--kill-after); sending SIGKILL",
                     humantime::format_duration(opts.kill_after.unwrap_or_default())
@@ -153,7 +158,20 @@ fn supervise(child: Pid, signals: &SignalFd, opts: &RunOptions) -> Supervised {
                 let _ = signals::send(-child.as_raw(), SIGKILL);
                 let _ = signals::send(child.as_raw(), SIGKILL);
                 kill_at = None;
+                continue;
             }
+            (Some(t), _) => signals.next(Some(t - now)),
+            // Idle until a signal comes: sleep with the least memory mapped.
+            (None, Some(Duration::ZERO)) => {
+                memory.sleep_until_readable(signals.fd());
+                signals.next(None)
+            }
+            // Just busy: come back to trim once the rate limit allows.
+            (None, Some(wait)) => signals.next(Some(wait)),
+            (None, None) => signals.next(None),
+        };
+        match got {
+            None => continue,
             Some(got) if got.signal == SIGCHLD => {
                 if let Some(exit) = reap(Some(child)).watched {
                     return Supervised { exit, stopped_by };
@@ -176,13 +194,21 @@ fn supervise(child: Pid, signals: &SignalFd, opts: &RunOptions) -> Supervised {
 
 fn forward(got: signals::Received, child: Pid, opts: &RunOptions) {
     let signal = opts.rewrite[got.signal as usize];
-    let target = if opts.group { -child.as_raw() } else { child.as_raw() };
+    let target = if opts.group {
+        -child.as_raw()
+    } else {
+        child.as_raw()
+    };
     match signals::send(target, signal) {
         Ok(()) => log::debug(format_args!(
             "forwarded {} (from pid {}) to {} {}{}",
             signals::name(got.signal),
             got.from,
-            if opts.group { "process group" } else { "process" },
+            if opts.group {
+                "process group"
+            } else {
+                "process"
+            },
             child,
             if signal != got.signal {
                 format!(" as {}", signals::name(signal))
@@ -225,7 +251,9 @@ fn clean_up(signals: &SignalFd, grace: Duration) {
         if n == 1 { "" } else { "es" }
     ));
     if !wait_until_empty(signals, Instant::now() + AFTER_KILL) {
-        log::warn(format_args!("processes remain after SIGKILL; exiting anyway"));
+        log::warn(format_args!(
+            "processes remain after SIGKILL; exiting anyway"
+        ));
     }
 }
 

@@ -49,7 +49,8 @@ pub fn resolve(spec: &str) -> Result<Credentials, Error> {
     // to the app.
     let groups = match &entry {
         Some(e) => {
-            let name = std::ffi::CString::new(e.name.as_str()).map_err(|_| bad("bad user name".into()))?;
+            let name =
+                std::ffi::CString::new(e.name.as_str()).map_err(|_| bad("bad user name".into()))?;
             getgrouplist(&name, gid).map_err(lookup_err)?
         }
         None => vec![gid],

@@ -21,7 +21,9 @@ const FORWARDED: &[i32] = &[
 /// Waits until a fixture's log says "ready" (its handlers are installed).
 fn wait_ready(log: &Path) {
     assert!(
-        wait_until(Duration::from_secs(10), || log_lines(log).iter().any(|l| l == "ready")),
+        wait_until(Duration::from_secs(10), || log_lines(log)
+            .iter()
+            .any(|l| l == "ready")),
         "fixture never became ready"
     );
 }
@@ -89,7 +91,12 @@ fn group_flag_reaches_cmds_children_and_default_does_not() {
         // (The child gets SIGTERM either way once CMD has exited: that is
         // the leftover clean-up, not forwarding. Hence SIGUSR1 here.)
         let child_saw = log_lines(&child_log).contains(&"10".to_string());
-        assert_eq!(child_saw, group, "--group={group}, child log {:?}", log_lines(&child_log));
+        assert_eq!(
+            child_saw,
+            group,
+            "--group={group}, child log {:?}",
+            log_lines(&child_log)
+        );
     }
 }
 
@@ -99,14 +106,26 @@ fn rewrite_changes_the_forwarded_signal() {
     let log = dir.join("log");
     let (rec, log_s) = (fixture("sigrecord.py"), log.to_string_lossy().into_owned());
     let berth = Pid1::start(&[
-        "run", "--rewrite", "TERM:QUIT", "--rewrite", "SIGUSR1:40", "--", PYTHON, &rec, &log_s, "3",
+        "run",
+        "--rewrite",
+        "TERM:QUIT",
+        "--rewrite",
+        "SIGUSR1:40",
+        "--",
+        PYTHON,
+        &rec,
+        &log_s,
+        "3",
         "40",
     ]);
     wait_ready(&log);
     send_each_and_see(&berth, &[10, 15], &log, |s| if s == 15 { 3 } else { 40 });
     let (code, err) = berth.finish(LIMIT);
     assert_eq!(code, Some(0), "stderr: {err}");
-    assert!(!log_lines(&log).contains(&"15".to_string()), "TERM was not rewritten");
+    assert!(
+        !log_lines(&log).contains(&"15".to_string()),
+        "TERM was not rewritten"
+    );
 }
 
 #[test]
@@ -125,7 +144,9 @@ fn rewrite_from_environment() {
         // SAFETY: kill has no memory arguments.
         unsafe { libc::kill(child.id() as i32, s) };
         let want = if s == 15 { "12" } else { "1" };
-        assert!(wait_until(Duration::from_secs(5), || log_lines(&log).iter().any(|l| l == want)));
+        assert!(wait_until(Duration::from_secs(5), || log_lines(&log)
+            .iter()
+            .any(|l| l == want)));
     }
     assert_eq!(wait_bounded(&mut child, LIMIT).code(), Some(0));
 }
@@ -143,7 +164,13 @@ fn subreaper_reaps_orphans_when_not_pid1() {
         berth().args(["run", "--", PYTHON, &fixture("orphans.py"), "300"]),
         Duration::from_secs(40),
     );
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -159,7 +186,13 @@ fn exit_codes_pass_through() {
 
 #[test]
 fn killed_cmd_gives_128_plus_signal() {
-    for (name, n) in [("TERM", 15), ("KILL", 9), ("SEGV", 11), ("INT", 2), ("USR1", 10)] {
+    for (name, n) in [
+        ("TERM", 15),
+        ("KILL", 9),
+        ("SEGV", 11),
+        ("INT", 2),
+        ("USR1", 10),
+    ] {
         let out = output_bounded(
             berth().args(["run", "--", "sh", "-c", &format!("kill -{name} $$")]),
             LIMIT,
@@ -169,7 +202,13 @@ fn killed_cmd_gives_128_plus_signal() {
     // A real-time signal too: nix-style wrappers that cannot name it would
     // lose the status.
     let out = output_bounded(
-        berth().args(["run", "--", PYTHON, "-c", "import os; os.kill(os.getpid(), 40)"]),
+        berth().args([
+            "run",
+            "--",
+            PYTHON,
+            "-c",
+            "import os; os.kill(os.getpid(), 40)",
+        ]),
         LIMIT,
     );
     assert_eq!(out.status.code(), Some(168));
@@ -186,7 +225,11 @@ fn command_not_found_is_127_and_not_executable_is_126() {
     std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
     let out = output_bounded(berth().args(["run", "--"]).arg(&script), LIMIT);
     assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("cannot execute"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot execute"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A directory is found but cannot be executed.
     let out = output_bounded(berth().args(["run", "--", "/"]), LIMIT);
@@ -196,17 +239,37 @@ fn command_not_found_is_127_and_not_executable_is_126() {
 #[test]
 fn success_code_maps_to_zero() {
     let out = output_bounded(
-        berth().args(["run", "--success-code", "3", "--success-code", "143", "--", "sh", "-c", "exit 3"]),
+        berth().args([
+            "run",
+            "--success-code",
+            "3",
+            "--success-code",
+            "143",
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ]),
         LIMIT,
     );
     assert_eq!(out.status.code(), Some(0));
     let out = output_bounded(
-        berth().args(["run", "--success-code", "143", "--", "sh", "-c", "kill -TERM $$"]),
+        berth().args([
+            "run",
+            "--success-code",
+            "143",
+            "--",
+            "sh",
+            "-c",
+            "kill -TERM $$",
+        ]),
         LIMIT,
     );
     assert_eq!(out.status.code(), Some(0));
     let out = output_bounded(
-        berth().env("BERTH_SUCCESS_CODE", "4, 5").args(["run", "--", "sh", "-c", "exit 5"]),
+        berth()
+            .env("BERTH_SUCCESS_CODE", "4, 5")
+            .args(["run", "--", "sh", "-c", "exit 5"]),
         LIMIT,
     );
     assert_eq!(out.status.code(), Some(0));
@@ -221,13 +284,28 @@ fn success_code_maps_to_zero() {
 fn leftover_that_obeys_sigterm_ends_berth_at_once() {
     let start = Instant::now();
     let out = output_bounded(
-        berth().args(["run", "--grace", "10s", "--", "sh", "-c", "sleep 60 & exit 0"]),
+        berth().args([
+            "run",
+            "--grace",
+            "10s",
+            "--",
+            "sh",
+            "-c",
+            "sleep 60 & exit 0",
+        ]),
         LIMIT,
     );
     let took = start.elapsed();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(took < Duration::from_secs(3), "berth waited {took:?} for a leftover that obeys SIGTERM");
-    assert!(text(&out.stderr).contains("SIGTERM to 1 leftover"), "{}", text(&out.stderr));
+    assert!(
+        took < Duration::from_secs(3),
+        "berth waited {took:?} for a leftover that obeys SIGTERM"
+    );
+    assert!(
+        text(&out.stderr).contains("SIGTERM to 1 leftover"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -235,19 +313,42 @@ fn leftover_that_ignores_sigterm_is_killed_after_grace() {
     let start = Instant::now();
     // The subshell ignores TERM, and sleep inherits the ignored disposition.
     let out = output_bounded(
-        berth().args(["run", "--grace", "700ms", "--", "sh", "-c", "(trap '' TERM; sleep 60) & exit 3"]),
+        berth().args([
+            "run",
+            "--grace",
+            "700ms",
+            "--",
+            "sh",
+            "-c",
+            "(trap '' TERM; sleep 60) & exit 3",
+        ]),
         LIMIT,
     );
     let took = start.elapsed();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(took >= Duration::from_millis(650), "SIGKILL came before --grace: {took:?}");
+    assert!(
+        took >= Duration::from_millis(650),
+        "SIGKILL came before --grace: {took:?}"
+    );
     assert!(took < Duration::from_secs(4), "berth took {took:?}");
-    assert!(text(&out.stderr).contains("SIGKILL"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("SIGKILL"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn pid1_cleans_up_leftovers_in_the_namespace() {
-    let berth = Pid1::start(&["run", "--grace", "300ms", "--", "sh", "-c", "(trap '' TERM; sleep 60) & sleep 60 & exit 9"]);
+    let berth = Pid1::start(&[
+        "run",
+        "--grace",
+        "300ms",
+        "--",
+        "sh",
+        "-c",
+        "(trap '' TERM; sleep 60) & sleep 60 & exit 9",
+    ]);
     let (code, err) = berth.finish(LIMIT);
     assert_eq!(code, Some(9), "stderr: {err}");
     assert!(err.contains("SIGKILL to"), "{err}");
@@ -256,13 +357,27 @@ fn pid1_cleans_up_leftovers_in_the_namespace() {
 #[test]
 fn processes_outside_berths_tree_are_never_signalled() {
     // A sibling of berth, started by the test: not berth's to stop.
-    let mut outsider = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let mut outsider = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
     let out = output_bounded(
-        berth().args(["run", "--grace", "300ms", "--", "sh", "-c", "sleep 60 & exit 0"]),
+        berth().args([
+            "run",
+            "--grace",
+            "300ms",
+            "--",
+            "sh",
+            "-c",
+            "sleep 60 & exit 0",
+        ]),
         LIMIT,
     );
     assert_eq!(out.status.code(), Some(0));
-    assert!(outsider.try_wait().unwrap().is_none(), "berth signalled a process outside its tree");
+    assert!(
+        outsider.try_wait().unwrap().is_none(),
+        "berth signalled a process outside its tree"
+    );
     outsider.kill().unwrap();
     outsider.wait().unwrap();
 }
@@ -279,16 +394,25 @@ fn cmd_inherits_berths_signal_mask_and_ignored_signals() {
          os.execv('{b}', ['{b}', 'run', '--', 'grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status'])",
         b = berth_path()
     );
-    let out = output_bounded(std::process::Command::new(PYTHON).args(["-c", &launcher]), LIMIT);
+    let out = output_bounded(
+        std::process::Command::new(PYTHON).args(["-c", &launcher]),
+        LIMIT,
+    );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     let ignored: Vec<&str> = stdout.lines().filter(|l| l.starts_with("SigIgn")).collect();
     assert_eq!(ignored.len(), 2, "{stdout}");
-    assert_eq!(ignored[0], ignored[1], "CMD's ignored signals differ from berth's own: {stdout}");
+    assert_eq!(
+        ignored[0], ignored[1],
+        "CMD's ignored signals differ from berth's own: {stdout}"
+    );
     let ign = u64::from_str_radix(ignored[1].trim_start_matches("SigIgn:").trim(), 16).unwrap();
     assert_ne!(ign & (1 << 11), 0, "SIGUSR2 should stay ignored: {stdout}");
     assert_eq!(ign & (1 << 12), 0, "SIGPIPE must not be ignored: {stdout}");
-    assert!(stdout.contains("SigBlk:\t0000000000000200"), "mask not restored: {stdout}");
+    assert!(
+        stdout.contains("SigBlk:\t0000000000000200"),
+        "mask not restored: {stdout}"
+    );
 }
 
 #[test]
@@ -309,7 +433,10 @@ fn kill_after_sigkills_a_cmd_that_ignores_sigterm() {
     let status = wait_bounded(&mut child, LIMIT);
     let took = start.elapsed();
     assert_eq!(status.code(), Some(137));
-    assert!(took >= Duration::from_millis(350), "killed before --kill-after: {took:?}");
+    assert!(
+        took >= Duration::from_millis(350),
+        "killed before --kill-after: {took:?}"
+    );
     assert!(took < Duration::from_secs(4), "took {took:?}");
 }
 
@@ -325,7 +452,10 @@ fn cmd_gets_the_terminal_when_stdin_is_one() {
         LIMIT,
     );
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("fg"), "CMD is not the terminal's foreground group: {stdout:?}");
+    assert!(
+        stdout.contains("fg"),
+        "CMD is not the terminal's foreground group: {stdout:?}"
+    );
 }
 
 #[test]
@@ -334,10 +464,19 @@ fn usage_errors_exit_125_with_one_line() {
         (&["run"], "no command given"),
         (&["run", "--"], "no command given"),
         (&["run", "--grace", "soon", "--", "true"], "--grace"),
-        (&["run", "--kill-after", "-1s", "--", "true"], "--kill-after"),
-        (&["run", "--rewrite", "TERM:BOGUS", "--", "true"], "unknown signal"),
+        (
+            &["run", "--kill-after", "-1s", "--", "true"],
+            "--kill-after",
+        ),
+        (
+            &["run", "--rewrite", "TERM:BOGUS", "--", "true"],
+            "unknown signal",
+        ),
         (&["run", "--rewrite", "TERM", "--", "true"], "FROM:TO"),
-        (&["run", "--success-code", "256", "--", "true"], "--success-code"),
+        (
+            &["run", "--success-code", "256", "--", "true"],
+            "--success-code",
+        ),
         (&["run", "--bogus", "--", "true"], "--bogus"),
         (&["run", "-v", "-q", "--", "true"], "-v and -q"),
         (&[], "no command given"),
@@ -347,11 +486,17 @@ fn usage_errors_exit_125_with_one_line() {
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {err}"
+        );
         assert!(err.starts_with("berth: "), "{args:?}: {err}");
     }
     let out = output_bounded(
-        berth().env("BERTH_GRACE", "later").args(["run", "--", "true"]),
+        berth()
+            .env("BERTH_GRACE", "later")
+            .args(["run", "--", "true"]),
         LIMIT,
     );
     assert_eq!(out.status.code(), Some(125));
@@ -371,7 +516,16 @@ fn help_and_version() {
 #[test]
 fn quiet_and_verbose() {
     let out = output_bounded(
-        berth().args(["run", "-q", "--grace", "100ms", "--", "sh", "-c", "sleep 60 & exit 0"]),
+        berth().args([
+            "run",
+            "-q",
+            "--grace",
+            "100ms",
+            "--",
+            "sh",
+            "-c",
+            "sleep 60 & exit 0",
+        ]),
         LIMIT,
     );
     assert_eq!(text(&out.stderr), "", "-q must silence berth");
@@ -380,5 +534,8 @@ fn quiet_and_verbose() {
         LIMIT,
     );
     let err = text(&out.stderr);
-    assert!(err.contains("reaped process"), "-v must show reaped orphans: {err}");
+    assert!(
+        err.contains("reaped process"),
+        "-v must show reaped orphans: {err}"
+    );
 }
