@@ -100,19 +100,14 @@ pub fn describe(exit: Exit) -> String {
 /// processes that are not ours. Returns how many processes were signalled.
 pub fn signal_tree(signal: i32) -> usize {
     let me = std::process::id() as i32;
+    let tree = descendants(me);
     if me == 1 {
-        return match super::signals::send(-1, signal) {
-            Ok(()) => 1,
-            Err(_) => 0, // ESRCH: nobody else is left
-        };
+        // ESRCH: nobody else is left.
+        return if super::signals::send(-1, signal).is_ok() { tree.len().max(1) } else { 0 };
     }
-    let mut sent = 0;
-    for pid in descendants(me) {
-        if super::signals::send(pid, signal).is_ok() {
-            sent += 1;
-        }
-    }
-    sent
+    tree.into_iter()
+        .filter(|pid| super::signals::send(*pid, signal).is_ok())
+        .count()
 }
 
 /// The pids under `root`, from each process's parent in /proc/PID/stat.
