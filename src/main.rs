@@ -61,11 +61,12 @@ fn dispatch(raw: &[&CStr], original_mask: Option<init::signals::Mask>) -> u8 {
 
     // `wait URL... -- CMD`: argh drops the `--`, and with it the line
     // between URLs and CMD, so split there first.
-    let mut wait_cmd = Vec::new();
+    let mut wait_cmd = None;
     if args.first() == Some(&"wait") {
         if let Some(i) = args.iter().position(|a| *a == "--") {
-            wait_cmd = args.split_off(i);
-            wait_cmd.remove(0);
+            let mut cmd = args.split_off(i);
+            cmd.remove(0);
+            wait_cmd = Some(cmd);
         }
     }
 
@@ -123,7 +124,7 @@ fn dispatch(raw: &[&CStr], original_mask: Option<init::signals::Mask>) -> u8 {
 
 /// `berth wait URL... [--timeout DUR] [-- CMD]`: on success exec CMD
 /// (replacing berth) or exit 0.
-fn wait_command(args: cli::WaitArgs, cmd: Vec<&str>) -> Result<u8, exit::Error> {
+fn wait_command(args: cli::WaitArgs, cmd: Option<Vec<&str>>) -> Result<u8, exit::Error> {
     log::set_level(options::level(args.verbose, args.quiet)?);
     let urls = env::list(args.urls, "BERTH_WAIT", ',')?;
     if urls.is_empty() {
@@ -133,13 +134,12 @@ fn wait_command(args: cli::WaitArgs, cmd: Vec<&str>) -> Result<u8, exit::Error> 
     }
     let timeout = options::duration(args.timeout, "--timeout", "BERTH_WAIT_TIMEOUT")?
         .unwrap_or(options::DEFAULT_WAIT_TIMEOUT);
-    let argv = if cmd.is_empty() {
-        None
-    } else {
-        Some(options::command(
+    let argv = match cmd {
+        None => None,
+        Some(cmd) => Some(options::command(
             cmd.into_iter().map(String::from).collect(),
             "berth wait URL...",
-        )?)
+        )?),
     };
     wait::wait_all(wait::targets(&urls)?, timeout, None)?;
     match argv {

@@ -103,7 +103,11 @@ pub fn signal_tree(signal: i32) -> usize {
     let tree = descendants(me);
     if me == 1 {
         // ESRCH: nobody else is left.
-        return if super::signals::send(-1, signal).is_ok() { tree.len().max(1) } else { 0 };
+        return if super::signals::send(-1, signal).is_ok() {
+            tree.len().max(1)
+        } else {
+            0
+        };
     }
     tree.into_iter()
         .filter(|pid| super::signals::send(*pid, signal).is_ok())
