@@ -14,7 +14,9 @@ impl Postgres {
     }
 
     pub fn from_url(url: &str) -> Result<Postgres, String> {
-        Ok(Postgres { url: url.to_string() })
+        Ok(Postgres {
+            url: url.to_string(),
+        })
     }
 }
 

@@ -14,7 +14,9 @@ impl Redis {
     }
 
     pub fn from_url(url: &str) -> Result<Redis, String> {
-        Ok(Redis { url: url.to_string() })
+        Ok(Redis {
+            url: url.to_string(),
+        })
     }
 }
 

@@ -1,1 +1,2 @@
+mod check_http;
 mod run;
