@@ -161,8 +161,8 @@ fn wait_usage_errors() {
 
 #[test]
 fn wait_from_environment() {
-    let port = free_port();
-    let _l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
     let out = output_bounded(
         berth()
             .env(
