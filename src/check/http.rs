@@ -14,7 +14,9 @@ impl Http {
     }
 
     pub fn from_url(url: &str) -> Result<Http, String> {
-        Ok(Http { url: url.to_string() })
+        Ok(Http {
+            url: url.to_string(),
+        })
     }
 }
 

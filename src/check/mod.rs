@@ -5,6 +5,7 @@
 //! table that `berth wait` and `run --wait` use).
 
 pub mod attempt;
+pub mod db_tls;
 pub mod http;
 pub mod postgres;
 pub mod redis;
@@ -94,7 +95,11 @@ pub fn run_once(probe: Arc<dyn Probe>, timeout: Duration) -> Outcome {
 pub fn report_line(what: &str, outcome: &Outcome) -> String {
     format!(
         "{what}: {}, {} ({:.1} ms)",
-        if outcome.healthy { "healthy" } else { "unhealthy" },
+        if outcome.healthy {
+            "healthy"
+        } else {
+            "unhealthy"
+        },
         outcome.reason,
         outcome.elapsed.as_secs_f64() * 1000.0
     )
@@ -104,7 +109,9 @@ pub fn report_line(what: &str, outcome: &Outcome) -> String {
 pub fn main(args: CheckArgs) -> u8 {
     let built: Result<(Arc<dyn Probe>, Option<String>), String> = match args.kind {
         CheckKind::Http(a) => http::Http::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
-        CheckKind::Postgres(a) => postgres::Postgres::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
+        CheckKind::Postgres(a) => {
+            postgres::Postgres::from_args(a).map(|(p, t)| (Arc::new(p) as _, t))
+        }
         CheckKind::Redis(a) => redis::Redis::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
         CheckKind::Tcp(a) => tcp::Tcp::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
     };
@@ -129,5 +136,9 @@ pub fn main(args: CheckArgs) -> u8 {
     let what = probe.describe();
     let outcome = run_once(probe, timeout);
     println!("{}", report_line(&what, &outcome));
-    if outcome.healthy { exit::HEALTHY } else { exit::UNHEALTHY }
+    if outcome.healthy {
+        exit::HEALTHY
+    } else {
+        exit::UNHEALTHY
+    }
 }
