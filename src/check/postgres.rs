@@ -305,7 +305,9 @@ impl Postgres {
             // one that refuses the request outright.
             b'E' => return Err("the server rejected the SSL request".into()),
             _ => {
-                return Err("not a PostgreSQL server (unexpected answer to the SSL request)".into());
+                return Err(
+                    "not a PostgreSQL server (unexpected answer to the SSL request)".into(),
+                );
             }
         }
 

@@ -1,1 +1,3 @@
+mod check_postgres;
+mod check_redis;
 mod run;

@@ -84,3 +84,7 @@ pub fn text(b: &[u8]) -> String {
 }
 
 pub mod certs;
+pub mod daemon;
+pub mod hostile;
+pub mod postgres;
+pub mod redis;
