@@ -72,10 +72,14 @@ fn keeper() -> &'static Mutex<Sender<Job>> {
 /// Its output goes to `log`.
 pub fn spawn(mut cmd: Command, signal: i32, log: &Path) -> u32 {
     let out = std::fs::File::create(log).expect("server log");
-    cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out);
+    cmd.stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
     let (tx, rx) = channel();
     keeper().lock().unwrap().send((cmd, signal, tx)).unwrap();
-    rx.recv().unwrap().unwrap_or_else(|e| panic!("cannot start a test server: {e}"))
+    rx.recv()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("cannot start a test server: {e}"))
 }
 
 /// Stops one server now (and forgets it).

@@ -37,8 +37,14 @@ impl Pg {
 
 fn postgres_ids() -> (u32, u32) {
     let id = |flag: &str| -> u32 {
-        let out = Command::new("id").args([flag, "postgres"]).output().expect("id");
-        assert!(out.status.success(), "the tests need a 'postgres' user to run PostgreSQL as");
+        let out = Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .expect("id");
+        assert!(
+            out.status.success(),
+            "the tests need a 'postgres' user to run PostgreSQL as"
+        );
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
     };
     (id("-u"), id("-g"))
@@ -46,17 +52,25 @@ fn postgres_ids() -> (u32, u32) {
 
 fn as_postgres(program: &str) -> Command {
     let path = format!("{BIN}/{program}");
-    assert!(Path::new(&path).exists(), "{path} is missing: install postgresql-15");
+    assert!(
+        Path::new(&path).exists(),
+        "{path} is missing: install postgresql-15"
+    );
     let (uid, gid) = postgres_ids();
     let mut cmd = Command::new(path);
-    cmd.uid(uid).gid(gid).env_remove("PGPASSWORD").env("LC_ALL", "C");
+    cmd.uid(uid)
+        .gid(gid)
+        .env_remove("PGPASSWORD")
+        .env("LC_ALL", "C");
     cmd
 }
 
 fn chown_tree(dir: &Path) {
     let (uid, gid) = postgres_ids();
     daemon::run(
-        Command::new("chown").args(["-R", &format!("{uid}:{gid}")]).arg(dir),
+        Command::new("chown")
+            .args(["-R", &format!("{uid}:{gid}")])
+            .arg(dir),
         "chown",
     );
 }
@@ -75,30 +89,55 @@ fn pg_isready_code(port: u16) -> Option<i32> {
 fn start(dir: &Path, data: &Path, port: u16, extra: &[&str], ready_code: i32) {
     let mut cmd = as_postgres("postgres");
     cmd.arg("-D").arg(data).args([
-        "-c", &format!("port={port}"),
-        "-c", "listen_addresses=127.0.0.1,::1",
-        "-c", &format!("unix_socket_directories={}", dir.display()),
-        "-c", "fsync=off",
-        "-c", "max_connections=40",
-        "-c", "password_encryption=scram-sha-256",
+        "-c",
+        &format!("port={port}"),
+        // 127.0.0.2: an address the test certificate does not name.
+        "-c",
+        "listen_addresses=127.0.0.1,127.0.0.2,::1",
+        "-c",
+        &format!("unix_socket_directories={}", dir.display()),
+        "-c",
+        "fsync=off",
+        "-c",
+        "max_connections=40",
+        "-c",
+        "password_encryption=scram-sha-256",
     ]);
     for setting in extra {
         cmd.args(["-c", setting]);
     }
-    let pid = daemon::spawn(cmd, libc::SIGQUIT, &dir.join(format!("postgres-{port}.log")));
-    let ready = super::wait_until(Duration::from_secs(60), || pg_isready_code(port) == Some(ready_code));
+    let pid = daemon::spawn(
+        cmd,
+        libc::SIGQUIT,
+        &dir.join(format!("postgres-{port}.log")),
+    );
+    let ready = super::wait_until(Duration::from_secs(60), || {
+        pg_isready_code(port) == Some(ready_code)
+    });
     let log = std::fs::read_to_string(dir.join(format!("postgres-{port}.log"))).unwrap_or_default();
-    assert!(ready, "postgres {pid} on port {port} not ready (pg_isready {ready_code}): {log}");
+    assert!(
+        ready,
+        "postgres {pid} on port {port} not ready (pg_isready {ready_code}): {log}"
+    );
 }
 
 /// Runs each statement with its own -c (CREATE DATABASE cannot share a
 /// transaction).
 fn psql(dir: &Path, port: u16, statements: &[&str]) {
     let mut cmd = Command::new("psql");
-    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres"])
-        .arg("-h")
-        .arg(dir)
-        .args(["-p", &port.to_string()]);
+    cmd.args([
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+    ])
+    .arg("-h")
+    .arg(dir)
+    .args(["-p", &port.to_string()]);
     for sql in statements {
         cmd.args(["-c", sql]);
     }
@@ -131,9 +170,9 @@ pub fn primary() -> &'static Pg {
             format!(
                 "local all postgres trust\n\
                  host replication postgres 127.0.0.1/32 trust\n\
-                 host all {MD5_USER} 127.0.0.1/32 md5\n\
+                 host all {MD5_USER} 127.0.0.0/8 md5\n\
                  host all {MD5_USER} ::1/128 md5\n\
-                 host all all 127.0.0.1/32 scram-sha-256\n\
+                 host all all 127.0.0.0/8 scram-sha-256\n\
                  host all all ::1/128 scram-sha-256\n"
             ),
         )
@@ -160,8 +199,17 @@ fn standby(extra: &[&str], ready_code: i32) -> Pg {
     let data = dir.join("data");
     daemon::run(
         as_postgres("pg_basebackup").arg("-D").arg(&data).args([
-            "-h", "127.0.0.1", "-p", &primary.port.to_string(), "-U", "postgres",
-            "-R", "-X", "stream", "--no-sync",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &primary.port.to_string(),
+            "-U",
+            "postgres",
+            "-R",
+            "-X",
+            "stream",
+            "--no-sync",
+            "--checkpoint=fast",
         ]),
         "pg_basebackup",
     );

@@ -25,7 +25,13 @@ pub struct Redis {
 
 fn cli(port: u16, args: &[&str]) -> Option<String> {
     let out = Command::new("redis-cli")
-        .args(["--no-auth-warning", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "--no-auth-warning",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .args(args)
         .output()
         .ok()?;
@@ -34,7 +40,10 @@ fn cli(port: u16, args: &[&str]) -> Option<String> {
 
 /// Starts `redis-server CONFIG` and waits until `ready` holds.
 fn start(dir: &Path, config: &str, port: u16, ready: impl FnMut() -> bool) {
-    assert!(Path::new(SERVER).exists(), "{SERVER} is missing: apt-get install redis-server");
+    assert!(
+        Path::new(SERVER).exists(),
+        "{SERVER} is missing: apt-get install redis-server"
+    );
     let conf = dir.join(format!("redis-{port}.conf"));
     std::fs::write(&conf, config).unwrap();
     let mut cmd = Command::new(SERVER);
@@ -42,7 +51,11 @@ fn start(dir: &Path, config: &str, port: u16, ready: impl FnMut() -> bool) {
     let log = dir.join(format!("redis-{port}.log"));
     let pid = daemon::spawn(cmd, libc::SIGTERM, &log);
     let ok = super::wait_until(Duration::from_secs(30), ready);
-    assert!(ok, "redis-server {pid} on port {port} not ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(
+        ok,
+        "redis-server {pid} on port {port} not ready: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 }
 
 fn base_config(dir: &Path, port: u16) -> String {
@@ -71,8 +84,14 @@ pub fn master() -> &'static Redis {
             certs.key.display(),
             certs.ca.display(),
         );
-        start(&dir, &config, port, || cli(port, &["-a", PASSWORD, "ping"]).as_deref() == Some("PONG"));
-        Redis { port, tls_port, dir }
+        start(&dir, &config, port, || {
+            cli(port, &["-a", PASSWORD, "ping"]).as_deref() == Some("PONG")
+        });
+        Redis {
+            port,
+            tls_port,
+            dir,
+        }
     })
 }
 
@@ -91,7 +110,11 @@ pub fn replica() -> &'static Redis {
         start(&dir, &config, port, || {
             cli(port, &["info", "replication"]).is_some_and(|i| i.contains("master_link_status:up"))
         });
-        Redis { port, tls_port: 0, dir }
+        Redis {
+            port,
+            tls_port: 0,
+            dir,
+        }
     })
 }
 
@@ -105,8 +128,14 @@ pub fn orphan_replica() -> Redis {
         "{}replicaof 127.0.0.1 {dead}\nreplica-serve-stale-data no\n",
         base_config(&dir, port)
     );
-    start(&dir, &config, port, || cli(port, &["ping"]).is_some_and(|r| r.contains("MASTERDOWN")));
-    Redis { port, tls_port: 0, dir }
+    start(&dir, &config, port, || {
+        cli(port, &["ping"]).is_some_and(|r| r.contains("MASTERDOWN"))
+    });
+    Redis {
+        port,
+        tls_port: 0,
+        dir,
+    }
 }
 
 /// A server still loading its dataset, slowed down per key: it answers
@@ -116,17 +145,33 @@ pub fn loading() -> Redis {
     // First make a dump with enough keys.
     let port = daemon::free_port();
     let config = format!("{}enable-debug-command yes\n", base_config(&dir, port));
-    start(&dir, &config, port, || cli(port, &["ping"]).as_deref() == Some("PONG"));
-    assert_eq!(cli(port, &["debug", "populate", "200000"]).as_deref(), Some("OK"));
+    start(&dir, &config, port, || {
+        cli(port, &["ping"]).as_deref() == Some("PONG")
+    });
+    assert_eq!(
+        cli(port, &["debug", "populate", "200000"]).as_deref(),
+        Some("OK")
+    );
     assert_eq!(cli(port, &["save"]).as_deref(), Some("OK"));
     let _ = cli(port, &["shutdown", "nosave"]);
-    assert!(super::wait_until(Duration::from_secs(10), || cli(port, &["ping"]).as_deref() != Some("PONG")));
+    assert!(super::wait_until(Duration::from_secs(10), || cli(
+        port,
+        &["ping"]
+    )
+    .as_deref()
+        != Some("PONG")));
     // Then load it slowly: key-load-delay is in microseconds per key.
     let port = daemon::free_port();
     let config = format!(
         "{}dbfilename dump.rdb\nkey-load-delay 100\nloading-process-events-interval-bytes 1024\n",
         base_config(&dir, port)
     );
-    start(&dir, &config, port, || cli(port, &["ping"]).is_some_and(|r| r.contains("LOADING")));
-    Redis { port, tls_port: 0, dir }
+    start(&dir, &config, port, || {
+        cli(port, &["ping"]).is_some_and(|r| r.contains("LOADING"))
+    });
+    Redis {
+        port,
+        tls_port: 0,
+        dir,
+    }
 }
