@@ -17,7 +17,9 @@ fn pong_with_password() {
     run.healthy("PONG");
     run.no_secrets(&[PASSWORD]);
     assert!(run.stdout.contains(":****@"), "{}", run.stdout);
-    // No auth needed on the replica; the default URL needs a server on 6379.
+    let v6 = format!("redis://:{PASSWORD}@[::1]:{}", m.port);
+    check(&["redis", &v6], &[]).healthy("PONG");
+    // No auth needed on the replica.
     check(&["redis", &url("", replica().port, "")], &[]).healthy("PONG");
 }
 
