@@ -37,11 +37,7 @@ pub fn var(name: &str) -> Result<Option<String>, Error> {
 
 /// A yes/no variable: 1/true/yes/on or 0/false/no/off (empty is no).
 pub fn flag(name: &str) -> Result<bool, Error> {
-    match var(name)?
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    match var(name)?.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("" | "0" | "false" | "no" | "off") => Ok(false),
         Some("1" | "true" | "yes" | "on") => Ok(true),
         Some(other) => Err(usage(format!(

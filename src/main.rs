@@ -32,8 +32,8 @@ pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 
     // Signals first: `run` blocks them before it does anything else, so none
     // is lost or acted on while berth parses, waits or runs pre-steps.
-    let original_mask =
-        (args.get(1).map(|a| a.to_bytes()) == Some(b"run")).then(init::signals::block_all);
+    let original_mask = (args.get(1).map(|a| a.to_bytes()) == Some(b"run"))
+        .then(init::signals::block_all);
 
     c_int::from(dispatch(&args, original_mask))
 }
@@ -41,11 +41,7 @@ pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 /// Parses the command line and runs the command; returns the exit code.
 fn dispatch(raw: &[&CStr], original_mask: Option<init::signals::Mask>) -> u8 {
     let is_check = raw.get(1).map(|a| a.to_bytes()) == Some(b"check");
-    let usage_code = if is_check {
-        exit::UNHEALTHY
-    } else {
-        exit::USAGE
-    };
+    let usage_code = if is_check { exit::UNHEALTHY } else { exit::USAGE };
 
     let mut args = Vec::with_capacity(raw.len());
     for (i, a) in raw.iter().enumerate().skip(1) {
@@ -68,11 +64,7 @@ fn dispatch(raw: &[&CStr], original_mask: Option<init::signals::Mask>) -> u8 {
                 }
                 Err(()) => {
                     // argh's messages may span lines ("...not provided:\nurl"): one line.
-                    let text = early
-                        .output
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ");
+                    let text = early.output.split_whitespace().collect::<Vec<_>>().join(" ");
                     let cmd = args.first().filter(|a| !a.starts_with('-')).unwrap_or(&"");
                     log::error(format_args!(
                         "{} (see 'berth {}{}--help')",

@@ -112,24 +112,20 @@ pub fn command(words: Vec<String>, context: &str) -> Result<Vec<CString>, Error>
     }
     words
         .into_iter()
-        .map(|w| CString::new(w).map_err(|_| usage("the command contains a NUL byte")))
+        .map(|w| {
+            CString::new(w).map_err(|_| usage("the command contains a NUL byte"))
+        })
         .collect()
 }
 
 /// A human duration ("500ms", "5s", "1m30s") from the flag or the variable.
-pub fn duration(
-    flag: Option<String>,
-    flag_name: &str,
-    var: &str,
-) -> Result<Option<Duration>, Error> {
+pub fn duration(flag: Option<String>, flag_name: &str, var: &str) -> Result<Option<Duration>, Error> {
     let Some(text) = env::one(flag, var)? else {
         return Ok(None);
     };
-    parse_duration(&text).map(Some).map_err(|why| {
-        usage(format!(
-            "{flag_name}/{var}: '{text}' is not a duration ({why}); use e.g. 500ms, 5s, 1m30s"
-        ))
-    })
+    parse_duration(&text)
+        .map(Some)
+        .map_err(|why| usage(format!("{flag_name}/{var}: '{text}' is not a duration ({why}); use e.g. 500ms, 5s, 1m30s")))
 }
 
 /// Parses a human duration; a bare number is seconds, as in Docker's and
@@ -149,8 +145,7 @@ fn parse_rewrite(pair: &str) -> Result<(i32, i32), Error> {
         ))
     };
     let (from, to) = pair.split_once(':').ok_or_else(|| bad("missing ':'"))?;
-    let from =
-        signals::parse(from.trim()).ok_or_else(|| bad(&format!("unknown signal '{from}'")))?;
+    let from = signals::parse(from.trim()).ok_or_else(|| bad(&format!("unknown signal '{from}'")))?;
     let to = signals::parse(to.trim()).ok_or_else(|| bad(&format!("unknown signal '{to}'")))?;
     Ok((from, to))
 }

@@ -14,9 +14,7 @@ impl Http {
     }
 
     pub fn from_url(url: &str) -> Result<Http, String> {
-        Ok(Http {
-            url: url.to_string(),
-        })
+        Ok(Http { url: url.to_string() })
     }
 }
 

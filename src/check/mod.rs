@@ -95,11 +95,7 @@ pub fn run_once(probe: Arc<dyn Probe>, timeout: Duration) -> Outcome {
 pub fn report_line(what: &str, outcome: &Outcome) -> String {
     format!(
         "{what}: {}, {} ({:.1} ms)",
-        if outcome.healthy {
-            "healthy"
-        } else {
-            "unhealthy"
-        },
+        if outcome.healthy { "healthy" } else { "unhealthy" },
         outcome.reason,
         outcome.elapsed.as_secs_f64() * 1000.0
     )
@@ -109,9 +105,7 @@ pub fn report_line(what: &str, outcome: &Outcome) -> String {
 pub fn main(args: CheckArgs) -> u8 {
     let built: Result<(Arc<dyn Probe>, Option<String>), String> = match args.kind {
         CheckKind::Http(a) => http::Http::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
-        CheckKind::Postgres(a) => {
-            postgres::Postgres::from_args(a).map(|(p, t)| (Arc::new(p) as _, t))
-        }
+        CheckKind::Postgres(a) => postgres::Postgres::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
         CheckKind::Redis(a) => redis::Redis::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
         CheckKind::Tcp(a) => tcp::Tcp::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
     };
@@ -136,9 +130,5 @@ pub fn main(args: CheckArgs) -> u8 {
     let what = probe.describe();
     let outcome = run_once(probe, timeout);
     println!("{}", report_line(&what, &outcome));
-    if outcome.healthy {
-        exit::HEALTHY
-    } else {
-        exit::UNHEALTHY
-    }
+    if outcome.healthy { exit::HEALTHY } else { exit::UNHEALTHY }
 }

@@ -22,8 +22,9 @@ impl Tcp {
     }
 
     fn parse(address: &str) -> Result<Tcp, String> {
-        let (host, port) = split_host_port(address)
-            .ok_or_else(|| format!("'{address}' is not HOST:PORT (IPv6 as [::1]:5432)"))?;
+        let (host, port) = split_host_port(address).ok_or_else(|| {
+            format!("'{address}' is not HOST:PORT (IPv6 as [::1]:5432)")
+        })?;
         Ok(Tcp { host, port })
     }
 }
@@ -35,10 +36,7 @@ impl Probe for Tcp {
 
     fn probe(&self, attempt: &Attempt) -> Result<String, String> {
         let stream = connect(&self.host, self.port, attempt)?;
-        let peer = stream
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
         Ok(format!("connected to {peer}"))
     }
 }

@@ -50,11 +50,7 @@ pub fn run(opts: &RunOptions, original_mask: Mask) -> Result<u8, Error> {
     clean_up(&signals, opts.grace);
 
     let code = exit.code();
-    Ok(if opts.success_codes.contains(&code) {
-        0
-    } else {
-        code
-    })
+    Ok(if opts.success_codes.contains(&code) { 0 } else { code })
 }
 
 /// Orphans are re-parented to the nearest subreaper, so outside a PID
@@ -106,21 +102,13 @@ fn supervise(child: Pid, signals: &SignalFd, opts: &RunOptions) -> Exit {
 
 fn forward(got: signals::Received, child: Pid, opts: &RunOptions) {
     let signal = opts.rewrite[got.signal as usize];
-    let target = if opts.group {
-        -child.as_raw()
-    } else {
-        child.as_raw()
-    };
+    let target = if opts.group { -child.as_raw() } else { child.as_raw() };
     match signals::send(target, signal) {
         Ok(()) => log::debug(format_args!(
             "forwarded {} (from pid {}) to {} {}{}",
             signals::name(got.signal),
             got.from,
-            if opts.group {
-                "process group"
-            } else {
-                "process"
-            },
+            if opts.group { "process group" } else { "process" },
             child,
             if signal != got.signal {
                 format!(" as {}", signals::name(signal))
@@ -163,9 +151,7 @@ fn clean_up(signals: &SignalFd, grace: Duration) {
         if n == 1 { "" } else { "es" }
     ));
     if !wait_until_empty(signals, Instant::now() + AFTER_KILL) {
-        log::warn(format_args!(
-            "processes remain after SIGKILL; exiting anyway"
-        ));
+        log::warn(format_args!("processes remain after SIGKILL; exiting anyway"));
     }
 }
 

@@ -131,12 +131,7 @@ fn descendants(root: i32) -> Vec<i32> {
     let mut i = 0;
     while i < tree.len() {
         let p = tree[i];
-        tree.extend(
-            parents
-                .iter()
-                .filter(|(_, pp)| *pp == p)
-                .map(|(pid, _)| *pid),
-        );
+        tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(pid, _)| *pid));
         i += 1;
     }
     tree.remove(0);

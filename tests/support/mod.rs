@@ -41,10 +41,7 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
         if Instant::now() >= end {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "process {} still running after {limit:?}; killed",
-                child.id()
-            );
+            panic!("process {} still running after {limit:?}; killed", child.id());
         }
         std::thread::sleep(Duration::from_millis(5));
     }
