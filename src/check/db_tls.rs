@@ -79,9 +79,13 @@ fn roots(cacert: Option<&str>) -> Result<RootCertStore, String> {
         Some(p) => (p, true),
         None => match system.find(|p| std::path::Path::new(p).exists()) {
             Some(p) => (p, false),
-            // Nothing to trust: the handshake then fails as "not trusted",
-            // with the hint to pass --cacert.
-            None => return Ok(roots),
+            // FROM scratch: nothing to verify a certificate against.
+            None => {
+                return Err(
+                    "TLS: no CA certificates on this system to verify the server; give one with --cacert"
+                        .into(),
+                );
+            }
         },
     };
     let certs = CertificateDer::pem_file_iter(path)
