@@ -131,19 +131,16 @@ impl Postgres {
         };
 
         // Parts the URL leaves out come from the libpq environment.
+        // A host that starts with '/' is the directory of a Unix-domain
+        // socket, as in libpq.
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(h)) => h.clone(),
-            Some(_) => return Err("Unix-domain sockets are not supported; give a host name".into()),
+            Some(Host::Unix(dir)) => dir.to_string_lossy().into_owned(),
             None => env("PGHOST")?
                 .and_then(|h| h.split(',').next().map(str::to_string))
                 .filter(|h| !h.is_empty())
                 .unwrap_or_else(|| "localhost".into()),
         };
-        if host.starts_with('/') {
-            return Err(format!(
-                "PGHOST={host}: Unix-domain sockets are not supported; give a host name"
-            ));
-        }
         let port = match config.get_ports().first() {
             Some(p) => *p,
             None => match env("PGPORT")? {
@@ -282,6 +279,10 @@ impl Probe for Postgres {
 
 impl Postgres {
     async fn run(&self, attempt: &Attempt) -> Result<String, String> {
+        if self.host.starts_with('/') {
+            // libpq never uses TLS on a local socket either.
+            return self.session(self.connect_local(attempt)?, attempt).await;
+        }
         let mut socket = self.connect(attempt)?;
         let Some(tls) = &self.tls else {
             return self.session(socket, attempt).await;
@@ -334,6 +335,20 @@ impl Postgres {
         let fail = |e: std::io::Error| format!("socket: {}", crate::exit::io_reason(&e));
         socket.set_nonblocking(true).map_err(fail)?;
         tokio::net::TcpStream::from_std(socket).map_err(fail)
+    }
+
+    fn connect_local(&self, attempt: &Attempt) -> Result<tokio::net::UnixStream, String> {
+        attempt.phase("while connecting");
+        let path = format!("{}/.s.PGSQL.{}", self.host.trim_end_matches('/'), self.port);
+        let socket =
+            std::os::unix::net::UnixStream::connect(&path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => format!("no PostgreSQL socket at {path}"),
+                std::io::ErrorKind::ConnectionRefused => format!("connection refused by {path}"),
+                _ => format!("cannot connect to {path}: {}", crate::exit::io_reason(&e)),
+            })?;
+        let fail = |e: std::io::Error| format!("socket: {}", crate::exit::io_reason(&e));
+        socket.set_nonblocking(true).map_err(fail)?;
+        tokio::net::UnixStream::from_std(socket).map_err(fail)
     }
 
     /// Startup, authentication, then the query (unless `--ping`).

@@ -399,3 +399,24 @@ fn hostile_peers() {
         );
     }
 }
+
+#[test]
+fn unix_socket() {
+    let pg = primary();
+    let dir = pg.dir.to_str().unwrap();
+    let port = pg.port.to_string();
+    // pg_hba.conf trusts the postgres user on the local socket.
+    let env = [
+        ("PGHOST", dir),
+        ("PGPORT", port.as_str()),
+        ("PGUSER", "postgres"),
+    ];
+    check(&["postgres"], &env).healthy("logged in as postgres");
+    let url = format!(
+        "postgres://postgres@{}:{port}/postgres",
+        dir.replace('/', "%2F")
+    );
+    check(&["postgres", &url], &[]).healthy("logged in as postgres");
+    let env = [("PGHOST", "/nonexistent"), ("PGPORT", port.as_str())];
+    check(&["postgres"], &env).unhealthy("no PostgreSQL socket at /nonexistent/.s.PGSQL.", &[]);
+}
