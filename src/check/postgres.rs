@@ -281,11 +281,13 @@ impl Postgres {
     async fn run(&self, attempt: &Attempt) -> Result<String, String> {
         if self.host.starts_with('/') {
             // libpq never uses TLS on a local socket either.
-            return self.session(self.connect_local(attempt)?, attempt).await;
+            return self
+                .session(Box::new(self.connect_local(attempt)?), attempt)
+                .await;
         }
         let mut socket = self.connect(attempt)?;
         let Some(tls) = &self.tls else {
-            return self.session(socket, attempt).await;
+            return self.session(Box::new(socket), attempt).await;
         };
 
         attempt.phase("waiting for the reply to the SSL request");
@@ -295,7 +297,9 @@ impl Postgres {
         socket.read_exact(&mut answer).await.map_err(io)?;
         match answer[0] {
             b'S' => {}
-            b'N' if self.sslmode == SslMode::Prefer => return self.session(socket, attempt).await,
+            b'N' if self.sslmode == SslMode::Prefer => {
+                return self.session(Box::new(socket), attempt).await;
+            }
             b'N' => {
                 return Err(format!(
                     "server does not support SSL (sslmode={})",
@@ -316,11 +320,11 @@ impl Postgres {
         let name = db_tls::server_name(&self.host)?;
         let connector = tokio_rustls::TlsConnector::from(tls.clone());
         match connector.connect(name, socket).await {
-            Ok(stream) => self.session(stream, attempt).await,
+            Ok(stream) => self.session(Box::new(stream), attempt).await,
             // libpq's prefer: a failed handshake is retried without TLS.
             Err(_) if self.sslmode == SslMode::Prefer => {
                 let socket = self.connect(attempt)?;
-                self.session(socket, attempt).await
+                self.session(Box::new(socket), attempt).await
             }
             Err(e) => Err(db_tls::reason(
                 &e,
@@ -352,10 +356,7 @@ impl Postgres {
     }
 
     /// Startup, authentication, then the query (unless `--ping`).
-    async fn session<S>(&self, stream: S, attempt: &Attempt) -> Result<String, String>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
+    async fn session(&self, stream: Box<dyn Stream>, attempt: &Attempt) -> Result<String, String> {
         attempt.phase("during login");
         let mut config = tokio_postgres::Config::new();
         config
@@ -478,6 +479,12 @@ impl Postgres {
         }
     }
 }
+
+/// TCP, TLS over TCP, or a Unix-domain socket, behind one type: the
+/// protocol machinery is then compiled once, not once per transport (33 kB
+/// less in the static binary).
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// tokio-postgres has no error kind for it: the server asked for a
 /// password and none was configured.
