@@ -1,3 +1,5 @@
 mod check_http;
+mod check_postgres;
+mod check_redis;
 mod gate;
 mod run;

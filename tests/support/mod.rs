@@ -84,5 +84,9 @@ pub fn text(b: &[u8]) -> String {
 }
 
 pub mod certs;
+pub mod daemon;
+pub mod hostile;
 pub mod http;
 pub mod pidns;
+pub mod postgres;
+pub mod redis;
