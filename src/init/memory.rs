@@ -3,7 +3,7 @@
 //! The kernel maps file pages around every page a process touches ("fault
 //! around", 64 kB windows), so start-up alone leaves most of berth's code
 //! resident. Before it sleeps, berth drops its clean, read-only file mappings
-//! (code and the read-only data before it) from its page tables: the pages
+//! (code and read-only data) from its page tables: the pages
 //! stay in the page cache, come back on the next wake-up as minor faults, and
 //! VmRSS while idle shows what PID 1 really holds.
 //!
@@ -11,7 +11,7 @@
 //! and the page it lives in is left mapped: returning from `madvise` into
 //! code that was just dropped would fault a whole 64 kB window straight back.
 //! Only never-written mappings are dropped (MADV_DONTNEED on a private file
-//! mapping discards changes); relocated read-only data and writable data stay.
+//! mapping discards changes): a mapping with any private page is left alone.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
@@ -22,9 +22,8 @@ const EVERY: Duration = Duration::from_secs(1);
 const PAGE: usize = 4096;
 
 pub struct Trimmer {
-    /// Up to three ranges: code below and above the sleeping function's
-    /// pages, and the read-only data mapped before the code.
-    ranges: [(usize, usize); 3],
+    /// Our clean read-only mappings, minus the pages of `drop_and_poll`.
+    ranges: Vec<(usize, usize)>,
     last: Option<Instant>,
 }
 
@@ -39,7 +38,7 @@ impl Trimmer {
     /// How long until dropping the mappings is allowed again: zero when it
     /// is due, `None` when there is nothing to drop.
     pub fn due_in(&self) -> Option<Duration> {
-        if self.ranges[0].1 == 0 {
+        if self.ranges.is_empty() {
             return None;
         }
         Some(
@@ -55,47 +54,59 @@ impl Trimmer {
     }
 }
 
-/// The ranges to drop, from /proc/self/maps: the r-x mapping holding this
-/// code minus the pages of `drop_and_poll`, and the same file's r--p mapping
-/// at offset 0 (headers and read-only data the loader never writes).
-fn droppable() -> Option<[(usize, usize); 3]> {
-    let keep = (drop_and_poll as fn(&[(usize, usize); 3], i32) as usize) & !(PAGE - 1);
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    let parse = |line: &str| -> Option<(usize, usize, String, String, String)> {
+/// The ranges to drop, from /proc/self/smaps: every read-only mapping of our
+/// own executable that holds no private (written) page, so dropping it can
+/// lose nothing; less the two pages where `drop_and_poll` lives. In a
+/// static-pie build the relocated read-only data has private pages and is
+/// left alone by this rule.
+fn droppable() -> Option<Vec<(usize, usize)>> {
+    let keep = (drop_and_poll as fn(&[(usize, usize)], i32) as usize) & !(PAGE - 1);
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let exe = std::fs::read_link("/proc/self/exe").ok()?;
+    let exe = exe.to_str()?;
+    let mut ranges = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
         let mut f = line.split_whitespace();
-        let (range, perms, offset) = (f.next()?, f.next()?, f.next()?);
-        let (_dev, _inode) = (f.next()?, f.next()?);
-        let path = f.next().unwrap_or("").to_string();
-        let (a, b) = range.split_once('-')?;
-        let (a, b) = (
-            usize::from_str_radix(a, 16).ok()?,
-            usize::from_str_radix(b, 16).ok()?,
-        );
-        Some((a, b, perms.to_string(), offset.to_string(), path))
-    };
-    let entries: Vec<_> = maps.lines().filter_map(parse).collect();
-    let (ta, tb, _, _, path) = entries
-        .iter()
-        .find(|(a, b, perms, _, _)| perms.starts_with("r-x") && (*a..*b).contains(&keep))?
-        .clone();
-    // Keep two pages: the function may straddle a page boundary.
-    let below = (ta, keep - ta);
-    let above_start = (keep + 2 * PAGE).min(tb);
-    let above = (above_start, tb - above_start);
-    let rodata = entries
-        .iter()
-        .find(|(_, b, perms, off, p)| {
-            *p == path && perms == "r--p" && off.trim_start_matches('0').is_empty() && *b <= ta
-        })
-        .map_or((0, 0), |(a, b, ..)| (*a, b - a));
-    Some([below, above, rodata])
+        let first = f.next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-') {
+            // A mapping header: "start-end perms offset dev inode path".
+            let perms = f.next().unwrap_or("");
+            let path = f.nth(3).unwrap_or("");
+            let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            else {
+                current = None;
+                continue;
+            };
+            current = (path == exe && (perms == "r-xp" || perms == "r--p")).then_some((a, b));
+        } else if first == "Anonymous:" {
+            if let Some((a, b)) = current.take() {
+                if f.next() == Some("0") {
+                    ranges.push((a, b));
+                }
+            }
+        }
+    }
+    // Cut out the pages of drop_and_poll (two: it may straddle a boundary).
+    let mut cut = Vec::with_capacity(ranges.len() + 1);
+    for (a, b) in ranges {
+        if (a..b).contains(&keep) {
+            cut.push((a, keep - a));
+            let after = (keep + 2 * PAGE).min(b);
+            cut.push((after, b - after));
+        } else {
+            cut.push((a, b - a));
+        }
+    }
+    cut.retain(|r| r.1 > 0);
+    Some(cut)
 }
 
 /// madvise(MADV_DONTNEED) on each range, then ppoll on `fd`, touching no
 /// code outside this function between the two.
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
-fn drop_and_poll(ranges: &[(usize, usize); 3], fd: i32) {
+fn drop_and_poll(ranges: &[(usize, usize)], fd: i32) {
     const SYS_MADVISE: usize = 28;
     const SYS_PPOLL: usize = 271;
     let mut pfd = libc::pollfd {
@@ -139,7 +150,7 @@ fn drop_and_poll(ranges: &[(usize, usize); 3], fd: i32) {
 
 /// Elsewhere: plain system calls (the code they touch stays resident).
 #[cfg(not(target_arch = "x86_64"))]
-fn drop_and_poll(ranges: &[(usize, usize); 3], fd: i32) {
+fn drop_and_poll(ranges: &[(usize, usize)], fd: i32) {
     for &(start, len) in ranges {
         // SAFETY: as above: never-written file mappings of our own.
         unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
