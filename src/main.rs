@@ -29,7 +29,7 @@ use cli::{Berth, Command};
 /// harness's own main instead.)
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
-pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // SAFETY: the C runtime passes `argc` valid NUL-terminated strings.
     let args: Vec<&CStr> = (0..argc.max(0) as usize)
         .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })

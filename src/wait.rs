@@ -178,7 +178,7 @@ fn retry(
 /// Sleeps until a worker writes to `wake`, `until` passes, or a terminating
 /// signal arrives (returned). Other signals are not meaningful yet: no child
 /// exists to forward them to.
-fn sleep(wake: &OwnedFd, signals: Option<&SignalFd>, until: Duration) -> Option<i32> {
+pub fn sleep(wake: &OwnedFd, signals: Option<&SignalFd>, until: Duration) -> Option<i32> {
     let ms = until.as_millis().min(i32::MAX as u128) as i32;
     let mut fds = vec![PollFd::new(wake.as_fd(), PollFlags::POLLIN)];
     if let Some(s) = signals {

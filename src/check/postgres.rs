@@ -256,17 +256,7 @@ impl Probe for Postgres {
     }
 
     fn probe(&self, attempt: &Attempt) -> Result<String, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(|e| {
-                format!(
-                    "cannot start the I/O runtime: {}",
-                    crate::exit::io_reason(&e)
-                )
-            })?;
-        runtime.block_on(async {
+        Postgres::runtime()?.block_on(async {
             // Ends the thread at the deadline, so a `berth wait` retry loop
             // leaves nothing behind when a server stops answering.
             match tokio::time::timeout(attempt.remaining(), self.run(attempt)).await {
@@ -279,15 +269,20 @@ impl Probe for Postgres {
 
 impl Postgres {
     async fn run(&self, attempt: &Attempt) -> Result<String, String> {
+        let stream = self.open(attempt).await?;
+        self.session(stream, attempt).await
+    }
+
+    /// Connects and negotiates TLS as `sslmode` says; the stream is ready
+    /// for the startup message.
+    async fn open(&self, attempt: &Attempt) -> Result<Box<dyn Stream>, String> {
         if self.host.starts_with('/') {
             // libpq never uses TLS on a local socket either.
-            return self
-                .session(Box::new(self.connect_local(attempt)?), attempt)
-                .await;
+            return Ok(Box::new(self.connect_local(attempt)?));
         }
         let mut socket = self.connect(attempt)?;
         let Some(tls) = &self.tls else {
-            return self.session(Box::new(socket), attempt).await;
+            return Ok(Box::new(socket));
         };
 
         attempt.phase("waiting for the reply to the SSL request");
@@ -297,9 +292,7 @@ impl Postgres {
         socket.read_exact(&mut answer).await.map_err(io)?;
         match answer[0] {
             b'S' => {}
-            b'N' if self.sslmode == SslMode::Prefer => {
-                return self.session(Box::new(socket), attempt).await;
-            }
+            b'N' if self.sslmode == SslMode::Prefer => return Ok(Box::new(socket)),
             b'N' => {
                 return Err(format!(
                     "server does not support SSL (sslmode={})",
@@ -320,12 +313,9 @@ impl Postgres {
         let name = db_tls::server_name(&self.host)?;
         let connector = tokio_rustls::TlsConnector::from(tls.clone());
         match connector.connect(name, socket).await {
-            Ok(stream) => self.session(Box::new(stream), attempt).await,
+            Ok(stream) => Ok(Box::new(stream)),
             // libpq's prefer: a failed handshake is retried without TLS.
-            Err(_) if self.sslmode == SslMode::Prefer => {
-                let socket = self.connect(attempt)?;
-                self.session(Box::new(socket), attempt).await
-            }
+            Err(_) if self.sslmode == SslMode::Prefer => Ok(Box::new(self.connect(attempt)?)),
             Err(e) => Err(db_tls::reason(
                 &e,
                 &self.host,
@@ -355,9 +345,10 @@ impl Postgres {
         tokio::net::UnixStream::from_std(socket).map_err(fail)
     }
 
-    /// Startup, authentication, then the query (unless `--ping`).
-    async fn session(&self, stream: Box<dyn Stream>, attempt: &Attempt) -> Result<String, String> {
-        attempt.phase("during login");
+    /// The startup settings: user, database, and the password unless this
+    /// is a ping (sending none spares the SCRAM key derivation, and the
+    /// server's demand for one is the answer).
+    fn config(&self) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
         config
             .user(&self.user)
@@ -366,12 +357,45 @@ impl Postgres {
         if let Some(db) = &self.dbname {
             config.dbname(db);
         }
-        // A ping proves the server answers; sending no password spares the
-        // SCRAM key derivation, and the server's demand for one is the answer.
         if let (Some(password), false) = (&self.password, self.ping) {
             config.password(password);
         }
-        let connected = config.connect_raw(stream, NoTls).await;
+        config
+    }
+
+    /// A logged-in session whose connection runs on the current (tokio)
+    /// runtime: what `--pre-lock` holds its advisory lock on.
+    pub async fn client(&self, attempt: &Attempt) -> Result<tokio_postgres::Client, String> {
+        let stream = self.open(attempt).await?;
+        attempt.phase("during login");
+        let (client, connection) = self
+            .config()
+            .connect_raw(stream, NoTls)
+            .await
+            .map_err(|e| self.error_reason(&e))?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    /// A current-thread runtime with I/O and timers, built only when a
+    /// PostgreSQL session is needed.
+    pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| {
+                format!(
+                    "cannot start the I/O runtime: {}",
+                    crate::exit::io_reason(&e)
+                )
+            })
+    }
+
+    /// Startup, authentication, then the query (unless `--ping`).
+    async fn session(&self, stream: Box<dyn Stream>, attempt: &Attempt) -> Result<String, String> {
+        attempt.phase("during login");
+        let connected = self.config().connect_raw(stream, NoTls).await;
         if self.ping {
             return self.ping_verdict(connected.err());
         }

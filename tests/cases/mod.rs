@@ -2,4 +2,5 @@ mod check_http;
 mod check_postgres;
 mod check_redis;
 mod gate;
+mod pre_lock;
 mod run;
