@@ -9,6 +9,7 @@ pub mod http;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! TCP: the port accepts a connection.
 
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
 
 use super::{Attempt, Probe};
 use crate::cli::TcpArgs;
@@ -87,9 +89,15 @@ pub fn resolve(host: &str, port: u16, attempt: &Attempt) -> Result<Vec<SocketAdd
 /// attempt's deadline, with a specific reason when none does.
 pub fn connect(host: &str, port: u16, attempt: &Attempt) -> Result<TcpStream, String> {
     let addrs = resolve(host, port, attempt)?;
+    connect_addrs(&addrs, attempt)
+}
+
+/// Connects to the first of `addrs` that accepts (already resolved, e.g. by
+/// a protocol client's own resolver hook).
+pub fn connect_addrs(addrs: &[SocketAddr], attempt: &Attempt) -> Result<TcpStream, String> {
     attempt.phase("while connecting");
-    let mut last = String::new();
-    for addr in &addrs {
+    let mut last = String::from("no address to connect to");
+    for addr in addrs {
         match TcpStream::connect_timeout(addr, attempt.remaining()) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
@@ -101,6 +109,62 @@ pub fn connect(host: &str, port: u16, attempt: &Attempt) -> Result<TcpStream, St
         }
     }
     Err(last)
+}
+
+/// A connected socket whose every read and write ends by the attempt's
+/// deadline: socket timeouts alone restart with each byte, so a peer that
+/// trickles one byte a second would hold a reader forever.
+///
+/// It also keeps the first bytes the peer sent, so a client can tell what
+/// kind of server answered ("it speaks TLS", "not an HTTP server").
+#[derive(Debug)]
+pub struct Bounded {
+    stream: TcpStream,
+    deadline: Instant,
+    first: [u8; 8],
+    seen: usize,
+}
+
+impl Bounded {
+    pub fn new(stream: TcpStream, attempt: &Attempt) -> Bounded {
+        Bounded { stream, deadline: attempt.deadline(), first: [0; 8], seen: 0 }
+    }
+
+    /// Up to the first 8 bytes received so far.
+    pub fn first_bytes(&self) -> &[u8] {
+        &self.first[..self.seen]
+    }
+
+    /// Time left, or a TimedOut error once the deadline has passed.
+    fn left(&self) -> io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline reached"));
+        }
+        Ok(left)
+    }
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.set_read_timeout(Some(self.left()?))?;
+        let n = self.stream.read(buf)?;
+        let keep = n.min(self.first.len() - self.seen);
+        self.first[self.seen..self.seen + keep].copy_from_slice(&buf[..keep]);
+        self.seen += keep;
+        Ok(n)
+    }
+}
+
+impl Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.set_write_timeout(Some(self.left()?))?;
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn connect_reason(e: &std::io::Error, addr: SocketAddr) -> String {
