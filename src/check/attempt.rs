@@ -38,4 +38,8 @@ impl Attempt {
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1))
     }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
 }

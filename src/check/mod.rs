@@ -5,6 +5,7 @@
 //! table that `berth wait` and `run --wait` use).
 
 pub mod attempt;
+pub mod db_tls;
 pub mod http;
 pub mod postgres;
 pub mod redis;

@@ -1,31 +1,492 @@
-//! Postgres health check. (Not implemented yet.)
+//! PostgreSQL: by default a real login and a query (`SELECT 1`), which
+//! proves more than pg_isready; `--ping` gives pg_isready's meaning, and
+//! `--primary` fails on a standby.
+//!
+//! tokio-postgres speaks the protocol (SCRAM-SHA-256, md5) on a socket we
+//! connect ourselves with `tcp::connect`, so resolution, connect reasons and
+//! IPv6 literals are the same as for every other check. The SSL request is
+//! ours too: tokio-postgres knows only disable/prefer/require, and doing it
+//! here gives verify-ca/verify-full over rustls and precise reasons ("server
+//! does not support SSL"). The tokio runtime is built only when this check
+//! runs, on the attempt's thread.
 
+use std::sync::Arc;
+
+use percent_encoding::percent_decode_str;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_postgres::config::Host;
+use tokio_postgres::{NoTls, SimpleQueryMessage};
+
+use super::db_tls::{self, Verify};
+use super::tcp::{self, join_host_port};
 use super::{Attempt, Probe};
 use crate::cli::PostgresArgs;
+use crate::target::redact;
+
+/// The SSLRequest message: length 8, code 1234.5679.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+/// libpq's `sslmode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(text: &str, source: &str) -> Result<SslMode, String> {
+        Ok(match text {
+            // "allow" tries a plain connection first; that is all we try.
+            "disable" | "allow" => SslMode::Disable,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(format!(
+                    "{source} '{other}': expected disable, prefer, require, verify-ca or verify-full"
+                ));
+            }
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
 
 pub struct Postgres {
-    url: String,
+    /// What the report names: the URL redacted, or the settings found in
+    /// the environment.
+    shown: String,
+    host: String,
+    port: u16,
+    user: String,
+    password: Option<String>,
+    dbname: Option<String>,
+    sslmode: SslMode,
+    /// Built up front, so a bad CA file is reported before connecting.
+    tls: Option<Arc<rustls::ClientConfig>>,
+    query: String,
+    ping: bool,
+    primary: bool,
+}
+
+/// Settings from the command line that are not in the URL.
+#[derive(Default)]
+struct Flags {
+    query: Option<String>,
+    ping: bool,
+    primary: bool,
+    cacert: Option<String>,
 }
 
 impl Postgres {
     pub fn from_args(args: PostgresArgs) -> Result<(Postgres, Option<String>), String> {
-        let _ = args;
-        Err("not implemented yet".into())
+        let flags = Flags {
+            query: args.query,
+            ping: args.ping,
+            primary: args.primary,
+            cacert: args.cacert,
+        };
+        Ok((Postgres::build(args.url.as_deref(), flags)?, args.timeout))
     }
 
+    /// `postgres://` or `postgresql://`, as `berth wait` gets it.
     pub fn from_url(url: &str) -> Result<Postgres, String> {
+        Postgres::build(Some(url), Flags::default())
+    }
+
+    fn build(url: Option<&str>, flags: Flags) -> Result<Postgres, String> {
+        let env = |name: &str| crate::env::var(name).map_err(|e| e.to_string());
+        let shown_url = url.map(redact);
+        let mut sslmode = None;
+        let mut sslrootcert = None;
+        let config = match url {
+            None => tokio_postgres::Config::new(),
+            Some(url) => {
+                let shown = shown_url.as_deref().unwrap_or_default();
+                if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                    return Err(format!(
+                        "'{shown}' is not a postgres:// or postgresql:// URL"
+                    ));
+                }
+                let (url, ssl) = take_ssl_params(url)?;
+                if let Some(mode) = ssl.mode {
+                    sslmode = Some(SslMode::parse(&mode, "sslmode")?);
+                }
+                sslrootcert = ssl.rootcert;
+                url.parse::<tokio_postgres::Config>()
+                    .map_err(|e| format!("'{shown}' is not a valid PostgreSQL URL: {e}"))?
+            }
+        };
+
+        // Parts the URL leaves out come from the libpq environment.
+        let host = match config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            Some(_) => return Err("Unix-domain sockets are not supported; give a host name".into()),
+            None => env("PGHOST")?
+                .and_then(|h| h.split(',').next().map(str::to_string))
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "localhost".into()),
+        };
+        if host.starts_with('/') {
+            return Err(format!(
+                "PGHOST={host}: Unix-domain sockets are not supported; give a host name"
+            ));
+        }
+        let port = match config.get_ports().first() {
+            Some(p) => *p,
+            None => match env("PGPORT")? {
+                Some(p) => p
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("PGPORT '{p}' is not a port number"))?,
+                None => 5432,
+            },
+        };
+        // libpq falls back to the OS user name; a container often has no
+        // passwd entry, and "postgres" is the official image's superuser.
+        let user = match config.get_user() {
+            Some(u) => u.to_string(),
+            None => env("PGUSER")?.unwrap_or_else(|| "postgres".into()),
+        };
+        let password = match config.get_password() {
+            Some(p) => Some(
+                String::from_utf8(p.to_vec())
+                    .map_err(|_| "the password is not UTF-8".to_string())?,
+            ),
+            None => env("PGPASSWORD")?,
+        };
+        let dbname = match config.get_dbname() {
+            Some(d) => Some(d.to_string()),
+            None => env("PGDATABASE")?,
+        };
+        let sslmode = match sslmode {
+            Some(m) => m,
+            None => match env("PGSSLMODE")? {
+                Some(m) => SslMode::parse(&m, "PGSSLMODE")?,
+                None => SslMode::Prefer,
+            },
+        };
+        let cacert = match (flags.cacert, sslrootcert) {
+            (Some(c), _) | (None, Some(c)) => Some(c),
+            (None, None) => env("PGSSLROOTCERT")?,
+        };
+        // "system" is libpq's word for the system's trusted roots.
+        let cacert = cacert.filter(|c| c != "system");
+        let tls = match sslmode {
+            SslMode::Disable => None,
+            SslMode::Prefer | SslMode::Require => {
+                Some(db_tls::client_config(Verify::Nothing, None)?)
+            }
+            SslMode::VerifyCa => Some(db_tls::client_config(Verify::Chain, cacert.as_deref())?),
+            SslMode::VerifyFull => Some(db_tls::client_config(Verify::Full, cacert.as_deref())?),
+        };
+
+        let shown = shown_url.unwrap_or_else(|| {
+            format!(
+                "postgres://{user}@{}/{}",
+                join_host_port(&host, port),
+                dbname.as_deref().unwrap_or(&user)
+            )
+        });
         Ok(Postgres {
-            url: url.to_string(),
+            shown,
+            host,
+            port,
+            user,
+            password,
+            dbname,
+            sslmode,
+            tls,
+            query: flags.query.unwrap_or_else(|| "SELECT 1".into()),
+            ping: flags.ping,
+            primary: flags.primary,
         })
     }
 }
 
+/// libpq URL parameters tokio-postgres does not know.
+#[derive(Default)]
+struct SslParams {
+    mode: Option<String>,
+    rootcert: Option<String>,
+}
+
+/// Takes `sslmode` and `sslrootcert` out of the URL's query: tokio-postgres
+/// rejects verify-ca/verify-full and sslrootcert, and they are ours to handle.
+fn take_ssl_params(url: &str) -> Result<(String, SslParams), String> {
+    let mut params = SslParams::default();
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), params));
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded = || {
+            percent_decode_str(value)
+                .decode_utf8()
+                .map(|v| v.into_owned())
+                .map_err(|_| format!("URL parameter {key} is not UTF-8"))
+        };
+        match key {
+            "sslmode" => params.mode = Some(decoded()?),
+            "sslrootcert" => params.rootcert = Some(decoded()?),
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, params))
+}
+
 impl Probe for Postgres {
     fn describe(&self) -> String {
-        crate::target::redact(&self.url)
+        self.shown.clone()
     }
 
-    fn probe(&self, _attempt: &Attempt) -> Result<String, String> {
-        Err("not implemented yet".into())
+    fn probe(&self, attempt: &Attempt) -> Result<String, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| {
+                format!(
+                    "cannot start the I/O runtime: {}",
+                    crate::exit::io_reason(&e)
+                )
+            })?;
+        runtime.block_on(async {
+            // Ends the thread at the deadline, so a `berth wait` retry loop
+            // leaves nothing behind when a server stops answering.
+            match tokio::time::timeout(attempt.remaining(), self.run(attempt)).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("timed out {}", attempt.current_phase())),
+            }
+        })
+    }
+}
+
+impl Postgres {
+    async fn run(&self, attempt: &Attempt) -> Result<String, String> {
+        let mut socket = self.connect(attempt)?;
+        let Some(tls) = &self.tls else {
+            return self.session(socket, attempt).await;
+        };
+
+        attempt.phase("waiting for the reply to the SSL request");
+        let io = |e: std::io::Error| self.io_reason(&e);
+        socket.write_all(&SSL_REQUEST).await.map_err(io)?;
+        let mut answer = [0u8; 1];
+        socket.read_exact(&mut answer).await.map_err(io)?;
+        match answer[0] {
+            b'S' => {}
+            b'N' if self.sslmode == SslMode::Prefer => return self.session(socket, attempt).await,
+            b'N' => {
+                return Err(format!(
+                    "server does not support SSL (sslmode={})",
+                    self.sslmode.name()
+                ));
+            }
+            // An error message instead of S/N: a server from before 7.0, or
+            // one that refuses the request outright.
+            b'E' => return Err("the server rejected the SSL request".into()),
+            _ => {
+                return Err("not a PostgreSQL server (unexpected answer to the SSL request)".into());
+            }
+        }
+
+        attempt.phase("during the TLS handshake");
+        let name = db_tls::server_name(&self.host)?;
+        let connector = tokio_rustls::TlsConnector::from(tls.clone());
+        match connector.connect(name, socket).await {
+            Ok(stream) => self.session(stream, attempt).await,
+            // libpq's prefer: a failed handshake is retried without TLS.
+            Err(_) if self.sslmode == SslMode::Prefer => {
+                let socket = self.connect(attempt)?;
+                self.session(socket, attempt).await
+            }
+            Err(e) => Err(db_tls::reason(
+                &e,
+                &self.host,
+                "use --cacert or sslmode=require",
+            )),
+        }
+    }
+
+    fn connect(&self, attempt: &Attempt) -> Result<tokio::net::TcpStream, String> {
+        let socket = tcp::connect(&self.host, self.port, attempt)?;
+        let fail = |e: std::io::Error| format!("socket: {}", crate::exit::io_reason(&e));
+        socket.set_nonblocking(true).map_err(fail)?;
+        tokio::net::TcpStream::from_std(socket).map_err(fail)
+    }
+
+    /// Startup, authentication, then the query (unless `--ping`).
+    async fn session<S>(&self, stream: S, attempt: &Attempt) -> Result<String, String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        attempt.phase("during login");
+        let mut config = tokio_postgres::Config::new();
+        config
+            .user(&self.user)
+            .application_name("berth")
+            .ssl_mode(tokio_postgres::config::SslMode::Disable);
+        if let Some(db) = &self.dbname {
+            config.dbname(db);
+        }
+        // A ping proves the server answers; sending no password spares the
+        // SCRAM key derivation, and the server's demand for one is the answer.
+        if let (Some(password), false) = (&self.password, self.ping) {
+            config.password(password);
+        }
+        let connected = config.connect_raw(stream, NoTls).await;
+        if self.ping {
+            return self.ping_verdict(connected.err());
+        }
+        let (client, connection) = connected.map_err(|e| self.error_reason(&e))?;
+        tokio::spawn(connection);
+
+        attempt.phase("waiting for the query's reply");
+        let messages = client
+            .simple_query(&self.query)
+            .await
+            .map_err(|e| self.error_reason(&e))?;
+        let rows = messages
+            .iter()
+            .filter(|m| matches!(m, SimpleQueryMessage::Row(_)))
+            .count();
+        let mut found = format!(
+            "logged in as {}, query returned {rows} row{}",
+            self.user,
+            if rows == 1 { "" } else { "s" }
+        );
+        if self.primary {
+            let messages = client
+                .simple_query("SELECT pg_is_in_recovery()")
+                .await
+                .map_err(|e| self.error_reason(&e))?;
+            let in_recovery = messages.iter().any(|m| match m {
+                SimpleQueryMessage::Row(row) => row.get(0) == Some("t"),
+                _ => false,
+            });
+            if in_recovery {
+                return Err("server is a standby (in recovery), expected a primary".into());
+            }
+            found.push_str(", primary");
+        }
+        Ok(found)
+    }
+
+    /// pg_isready's reading: any answer from a server that is not starting
+    /// up, shutting down or refusing connections (SQLSTATE 57P03) is "up",
+    /// including a failed login.
+    fn ping_verdict(&self, error: Option<tokio_postgres::Error>) -> Result<String, String> {
+        let Some(e) = error else {
+            return Ok("accepting connections".into());
+        };
+        if let Some(db) = e.as_db_error() {
+            if db.code().code() == "57P03" {
+                return Err(format!("rejecting connections: {}", with_detail(db)));
+            }
+            return Ok(format!("accepting connections (login: {})", db.message()));
+        }
+        if is_password_demand(&e) {
+            return Ok("accepting connections".into());
+        }
+        Err(self.error_reason(&e))
+    }
+
+    fn error_reason(&self, e: &tokio_postgres::Error) -> String {
+        if let Some(db) = e.as_db_error() {
+            return match db.code().code() {
+                "28P01" => format!("authentication failed for user {}", self.user),
+                "28000" => format!("login rejected: {}", db.message()),
+                "57P03" => with_detail(db),
+                "3D000" | "3F000" | "53300" | "42501" => db.message().to_string(),
+                code => format!("{} (SQLSTATE {code})", db.message()),
+            };
+        }
+        if is_password_demand(e) {
+            return "the server asks for a password: give it in the URL, PGPASSWORD or PGPASSWORD_FILE".into();
+        }
+        let text = e.to_string();
+        if let Some(io) =
+            std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>())
+        {
+            return self.io_reason(io);
+        }
+        if text.starts_with("authentication error") {
+            return format!("authentication failed for user {}: {text}", self.user);
+        }
+        if text.starts_with("unexpected message") || text.starts_with("error parsing") {
+            return "not a PostgreSQL server (unexpected reply)".into();
+        }
+        if text == "connection closed" {
+            return "connection closed by the server (not a PostgreSQL server?)".into();
+        }
+        text
+    }
+
+    fn io_reason(&self, e: &std::io::Error) -> String {
+        use std::io::ErrorKind::*;
+        match e.kind() {
+            UnexpectedEof | ConnectionReset | BrokenPipe => {
+                "connection closed by the server (not a PostgreSQL server?)".into()
+            }
+            // The protocol decoder's verdict on bytes that are not messages.
+            InvalidInput | InvalidData => "not a PostgreSQL server (unexpected reply)".into(),
+            _ => format!("I/O error: {}", crate::exit::io_reason(e)),
+        }
+    }
+}
+
+/// tokio-postgres has no error kind for it: the server asked for a
+/// password and none was configured.
+fn is_password_demand(e: &tokio_postgres::Error) -> bool {
+    e.to_string().ends_with("password missing")
+}
+
+fn with_detail(db: &tokio_postgres::error::DbError) -> String {
+    match db.detail() {
+        Some(d) => format!("{} ({})", db.message(), d.trim_end_matches('.')),
+        None => db.message().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssl_params_leave_the_url() {
+        let (url, p) =
+            take_ssl_params("postgres://a@h/db?sslmode=verify-full&sslrootcert=%2Fca.pem&x=1")
+                .unwrap();
+        assert_eq!(url, "postgres://a@h/db?x=1");
+        assert_eq!(p.mode.as_deref(), Some("verify-full"));
+        assert_eq!(p.rootcert.as_deref(), Some("/ca.pem"));
+        let (url, p) = take_ssl_params("postgres://h?sslmode=disable").unwrap();
+        assert_eq!(url, "postgres://h");
+        assert_eq!(p.mode.as_deref(), Some("disable"));
+    }
+
+    #[test]
+    fn bad_sslmode_is_an_error() {
+        assert!(Postgres::from_url("postgres://h/db?sslmode=sometimes").is_err());
+        assert!(Postgres::from_url("mysql://h/db").is_err());
     }
 }
