@@ -14,7 +14,9 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use ureq::config::RedirectAuthHeaders;
 use ureq::http::{self, HeaderName, HeaderValue, Method, Uri};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
+};
 use ureq::{Agent, Timeout};
 
 use super::tcp::{self, Bounded};
@@ -52,9 +54,16 @@ impl Http {
             http.method = Method::from_bytes(m.to_ascii_uppercase().as_bytes())
                 .map_err(|_| format!("--method '{m}' is not an HTTP method (e.g. GET, HEAD)"))?;
         }
-        http.headers = args.header.iter().map(|h| parse_header(h)).collect::<Result<_, _>>()?;
+        http.headers = args
+            .header
+            .iter()
+            .map(|h| parse_header(h))
+            .collect::<Result<_, _>>()?;
         if args.contains.as_deref() == Some("") {
             return Err("--contains needs a non-empty text".into());
+        }
+        if args.contains.is_some() && http.method == Method::HEAD {
+            return Err("--contains cannot work with --method HEAD: the reply has no body".into());
         }
         http.contains = args.contains;
         http.trust = match (&args.cacert, args.insecure) {
@@ -74,7 +83,11 @@ impl Http {
         let parsed: Uri = without_fragment.parse().map_err(|_| bad())?;
         match parsed.scheme_str().map(str::to_ascii_lowercase).as_deref() {
             Some("http" | "https") => {}
-            Some(other) => return Err(format!("'{shown}': unknown scheme '{other}://' (use http:// or https://)")),
+            Some(other) => {
+                return Err(format!(
+                    "'{shown}': unknown scheme '{other}://' (use http:// or https://)"
+                ));
+            }
             None => return Err(bad()),
         }
         let authority = parsed.authority().ok_or_else(bad)?.as_str();
@@ -87,7 +100,9 @@ impl Http {
         }
         let path = parsed.path_and_query().map_or("/", |p| p.as_str());
         let scheme = parsed.scheme_str().unwrap_or("http").to_ascii_lowercase();
-        let uri: Uri = format!("{scheme}://{host_port}{path}").parse().map_err(|_| bad())?;
+        let uri: Uri = format!("{scheme}://{host_port}{path}")
+            .parse()
+            .map_err(|_| bad())?;
         Ok(Http {
             url: url.to_string(),
             uri,
@@ -127,15 +142,22 @@ impl Probe for Http {
             .build();
         let agent = Agent::with_parts(config, Dialer(ctx.clone()), Names(ctx.clone()));
 
-        let mut request = http::Request::builder().method(self.method.clone()).uri(self.uri.clone());
+        let mut request = http::Request::builder()
+            .method(self.method.clone())
+            .uri(self.uri.clone());
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
-        let own_auth = self.headers.iter().any(|(n, _)| n == http::header::AUTHORIZATION);
+        let own_auth = self
+            .headers
+            .iter()
+            .any(|(n, _)| n == http::header::AUTHORIZATION);
         if let (Some(auth), false) = (&self.auth, own_auth) {
             request = request.header(http::header::AUTHORIZATION, auth);
         }
-        let request = request.body(()).map_err(|e| format!("cannot build the request: {e}"))?;
+        let request = request
+            .body(())
+            .map_err(|e| format!("cannot build the request: {e}"))?;
 
         let mut response = agent.run(request).map_err(|e| ctx.reason(e))?;
         let status = response.status().as_u16();
@@ -174,12 +196,24 @@ impl Default for Statuses {
 
 impl Statuses {
     fn parse(text: &str) -> Result<Statuses, String> {
-        let bad = |item: &str| format!("--status '{text}': '{item}' is not a status code (100-999) or range like 200-399");
-        let code = |s: &str| s.trim().parse::<u16>().ok().filter(|c| (100..=999).contains(c));
+        let bad = |item: &str| {
+            format!(
+                "--status '{text}': '{item}' is not a status code (100-999) or range like 200-399"
+            )
+        };
+        let code = |s: &str| {
+            s.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=999).contains(c))
+        };
         let mut ranges = Vec::new();
         for item in text.split(',') {
             let range = match item.split_once('-') {
-                Some((lo, hi)) => (code(lo).ok_or_else(|| bad(item))?, code(hi).ok_or_else(|| bad(item))?),
+                Some((lo, hi)) => (
+                    code(lo).ok_or_else(|| bad(item))?,
+                    code(hi).ok_or_else(|| bad(item))?,
+                ),
                 None => {
                     let c = code(item).ok_or_else(|| bad(item))?;
                     (c, c)
@@ -225,7 +259,11 @@ fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
 /// percent-decoded as URLs require for '@', ':' and '/' in them.
 fn basic_auth(userinfo: &str) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
     use base64::Engine;
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
     let creds = format!("{}:{}", decode(user), decode(password));
     let mut value = HeaderValue::from_str(&format!(
@@ -278,10 +316,21 @@ impl Ctx {
             E::Timeout(_) => timed_out(),
             E::Io(e) => match e.kind() {
                 io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => timed_out(),
-                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
-                    format!("connection closed {}", self.attempt.current_phase().replace("waiting for", "before"))
+                io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted => {
+                    format!(
+                        "connection closed {}",
+                        self.attempt
+                            .current_phase()
+                            .replace("waiting for", "before")
+                    )
                 }
-                _ => format!("{} {}", crate::exit::io_reason(&e), self.attempt.current_phase()),
+                _ => format!(
+                    "{} {}",
+                    crate::exit::io_reason(&e),
+                    self.attempt.current_phase()
+                ),
             },
             E::Protocol(e) => format!("not an HTTP server ({e})"),
             E::LargeResponseHeader(..) => "not an HTTP server (reply headers too large)".into(),
@@ -303,13 +352,23 @@ impl fmt::Debug for Names {
 }
 
 impl Resolver for Names {
-    fn resolve(&self, uri: &Uri, _: &ureq::config::Config, _: NextTimeout) -> Result<ResolvedSocketAddrs, ureq::Error> {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        _: &ureq::config::Config,
+        _: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
         let ctx = &self.0;
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
             // Only a redirect can bring another scheme here.
-            other => return Err(ctx.fail(format!("redirected to an unsupported scheme '{}'", other.unwrap_or("")))),
+            other => {
+                return Err(ctx.fail(format!(
+                    "redirected to an unsupported scheme '{}'",
+                    other.unwrap_or("")
+                )));
+            }
         };
         let host = bare_host(uri);
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
@@ -324,7 +383,10 @@ impl Resolver for Names {
 
 /// The URI's host as a name or address: http::Uri keeps IPv6 brackets.
 fn bare_host(uri: &Uri) -> &str {
-    uri.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']')
+    uri.host()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
 }
 
 /// Opens connections for ureq: connect, then TLS for https://.
@@ -339,14 +401,19 @@ impl fmt::Debug for Dialer {
 impl Connector for Dialer {
     type Out = Conn;
 
-    fn connect(&self, details: &ConnectionDetails, _: Option<()>) -> Result<Option<Conn>, ureq::Error> {
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        _: Option<()>,
+    ) -> Result<Option<Conn>, ureq::Error> {
         let ctx = &self.0;
         let attempt = &ctx.attempt;
         let stream = tcp::connect_addrs(&details.addrs, attempt).map_err(|r| ctx.fail(r))?;
         let sock = Bounded::new(stream, attempt);
         let io = if details.needs_tls() {
             let config = ctx.tls_config()?;
-            let tls = tls::handshake(sock, bare_host(details.uri), config, attempt).map_err(|r| ctx.fail(r))?;
+            let tls = tls::handshake(sock, bare_host(details.uri), config, attempt)
+                .map_err(|r| ctx.fail(r))?;
             Io::Tls(Box::new(tls))
         } else {
             Io::Plain(sock)
@@ -400,7 +467,10 @@ impl Conn {
         }
         let reason = match self.head[..] {
             [21 | 22, 3, ..] => "not an HTTP server: it speaks TLS (use https://)".to_string(),
-            _ => format!("not an HTTP server (reply starts with {})", printable(&self.head)),
+            _ => format!(
+                "not an HTTP server (reply starts with {})",
+                printable(&self.head)
+            ),
         };
         Err(self.ctx.fail(reason))
     }
@@ -410,13 +480,19 @@ fn printable(bytes: &[u8]) -> String {
     if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
         format!("'{}'", String::from_utf8_lossy(bytes))
     } else {
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+        bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
 fn io_error(e: io::Error) -> ureq::Error {
     match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ureq::Error::Timeout(Timeout::Global),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+            ureq::Error::Timeout(Timeout::Global)
+        }
         _ => ureq::Error::Io(e),
     }
 }
@@ -428,11 +504,16 @@ impl Transport for Conn {
 
     fn transmit_output(&mut self, amount: usize, _: NextTimeout) -> Result<(), ureq::Error> {
         let out = &self.buffers.output()[..amount];
-        match &mut self.io {
+        let sent = match &mut self.io {
             Io::Plain(s) => s.write_all(out),
             Io::Tls(s) => s.write_all(out).and_then(|_| s.flush()),
+        };
+        match sent {
+            Err(e) if self.head.is_empty() && is_closed(&e) => {
+                Err(self.ctx.fail("connection closed before the reply".into()))
+            }
+            other => other.map_err(io_error),
         }
-        .map_err(io_error)
     }
 
     /// Bounded by the attempt's deadline (in `Bounded`), not `timeout`: ureq
@@ -473,7 +554,10 @@ impl Transport for Conn {
 
 fn is_closed(e: &io::Error) -> bool {
     use io::ErrorKind::*;
-    matches!(e.kind(), UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe)
+    matches!(
+        e.kind(),
+        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+    )
 }
 
 #[cfg(test)]
@@ -506,9 +590,10 @@ mod tests {
         assert_eq!(h.uri.to_string(), "http://[::1]:8080/health?x=1");
         // "u:p@ss" in base64
         assert_eq!(h.auth.unwrap().to_str().unwrap(), "Basic dTpwQHNz");
-        assert!(Http::from_url("ftp://h/").unwrap_err().contains("unknown scheme"));
-        assert!(Http::from_url("http://").is_err());
-        let e = Http::from_url("http://u:secret@ho st/").unwrap_err();
+        let err = |url: &str| Http::from_url(url).err().expect("should be refused");
+        assert!(err("ftp://h/").contains("unknown scheme"));
+        err("http://");
+        let e = err("http://u:secret@ho st/");
         assert!(!e.contains("secret"), "{e}");
     }
 }

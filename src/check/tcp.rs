@@ -127,7 +127,12 @@ pub struct Bounded {
 
 impl Bounded {
     pub fn new(stream: TcpStream, attempt: &Attempt) -> Bounded {
-        Bounded { stream, deadline: attempt.deadline(), first: [0; 8], seen: 0 }
+        Bounded {
+            stream,
+            deadline: attempt.deadline(),
+            first: [0; 8],
+            seen: 0,
+        }
     }
 
     /// Up to the first 8 bytes received so far.

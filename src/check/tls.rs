@@ -15,7 +15,8 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
-    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned,
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+    SignatureScheme, StreamOwned,
 };
 
 use super::Attempt;
@@ -24,11 +25,11 @@ use super::tcp::Bounded;
 /// Where distributions keep their CA bundle, tried in order when
 /// `SSL_CERT_FILE` is not set (the same variable OpenSSL and curl honour).
 const CA_FILES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",                // Debian, Ubuntu, Alpine, Arch
-    "/etc/pki/tls/certs/ca-bundle.crt",                  // Fedora, RHEL, CentOS
+    "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Arch
+    "/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL, CentOS
     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // newer RHEL
-    "/etc/ssl/ca-bundle.pem",                            // openSUSE
-    "/etc/ssl/cert.pem",                                 // Alpine, BSDs
+    "/etc/ssl/ca-bundle.pem",             // openSUSE
+    "/etc/ssl/cert.pem",                  // Alpine, BSDs
 ];
 
 /// How the server's certificate is checked.
@@ -88,18 +89,42 @@ static SIGNATURES: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
         // TLS 1.2 does not tie the curve to the scheme; TLS 1.3 does.
         (
             SignatureScheme::ECDSA_NISTP384_SHA384,
-            &[webpki::ring::ECDSA_P384_SHA384, webpki::ring::ECDSA_P256_SHA384],
+            &[
+                webpki::ring::ECDSA_P384_SHA384,
+                webpki::ring::ECDSA_P256_SHA384,
+            ],
         ),
         (
             SignatureScheme::ECDSA_NISTP256_SHA256,
-            &[webpki::ring::ECDSA_P256_SHA256, webpki::ring::ECDSA_P384_SHA256],
+            &[
+                webpki::ring::ECDSA_P256_SHA256,
+                webpki::ring::ECDSA_P384_SHA256,
+            ],
         ),
-        (SignatureScheme::RSA_PSS_SHA512, &[webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY]),
-        (SignatureScheme::RSA_PSS_SHA384, &[webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY]),
-        (SignatureScheme::RSA_PSS_SHA256, &[webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY]),
-        (SignatureScheme::RSA_PKCS1_SHA512, &[webpki::ring::RSA_PKCS1_2048_8192_SHA512]),
-        (SignatureScheme::RSA_PKCS1_SHA384, &[webpki::ring::RSA_PKCS1_2048_8192_SHA384]),
-        (SignatureScheme::RSA_PKCS1_SHA256, &[webpki::ring::RSA_PKCS1_2048_8192_SHA256]),
+        (
+            SignatureScheme::RSA_PSS_SHA512,
+            &[webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+        ),
+        (
+            SignatureScheme::RSA_PSS_SHA384,
+            &[webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+        ),
+        (
+            SignatureScheme::RSA_PSS_SHA256,
+            &[webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+        ),
+        (
+            SignatureScheme::RSA_PKCS1_SHA512,
+            &[webpki::ring::RSA_PKCS1_2048_8192_SHA512],
+        ),
+        (
+            SignatureScheme::RSA_PKCS1_SHA384,
+            &[webpki::ring::RSA_PKCS1_2048_8192_SHA384],
+        ),
+        (
+            SignatureScheme::RSA_PKCS1_SHA256,
+            &[webpki::ring::RSA_PKCS1_2048_8192_SHA256],
+        ),
     ],
 };
 
@@ -109,7 +134,9 @@ struct SystemRandom;
 impl rustls::crypto::SecureRandom for SystemRandom {
     fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
         use ring::rand::SecureRandom;
-        ring::rand::SystemRandom::new().fill(buf).map_err(|_| rustls::crypto::GetRandomFailed)
+        ring::rand::SystemRandom::new()
+            .fill(buf)
+            .map_err(|_| rustls::crypto::GetRandomFailed)
     }
 }
 
@@ -123,7 +150,9 @@ impl rustls::crypto::KeyProvider for NoClientKeys {
         &self,
         _: rustls::pki_types::PrivateKeyDer<'static>,
     ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
-        Err(rustls::Error::General("client certificates are not supported".into()))
+        Err(rustls::Error::General(
+            "client certificates are not supported".into(),
+        ))
     }
 }
 
@@ -134,7 +163,9 @@ pub fn read_pem_certs(path: &str, flag: &str) -> Result<Vec<CertificateDer<'stat
         .map_err(|e| format!("{flag} {path}: cannot read: {}", crate::exit::io_reason(&e)))?;
     let certs = parse_pem_certs(&bytes).map_err(|e| format!("{flag} {path}: {e}"))?;
     if certs.is_empty() {
-        return Err(format!("{flag} {path}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)"));
+        return Err(format!(
+            "{flag} {path}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)"
+        ));
     }
     Ok(certs)
 }
@@ -169,14 +200,18 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, String> {
     let config = match trust {
         Trust::Insecure => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider.signature_verification_algorithms)))
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(
+                provider.signature_verification_algorithms,
+            )))
             .with_no_client_auth(),
         Trust::Verify(extra) => {
             let mut roots = RootCertStore::empty();
             roots.add_parsable_certificates(system_roots());
             let (_, rejected) = roots.add_parsable_certificates(extra.iter().cloned());
             if rejected > 0 {
-                return Err(format!("{rejected} CA certificate(s) given with --cacert are not usable as trust anchors"));
+                return Err(format!(
+                    "{rejected} CA certificate(s) given with --cacert are not usable as trust anchors"
+                ));
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
@@ -187,7 +222,8 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, String> {
 /// The name the certificate must carry: a DNS name or an IP address.
 pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(bare.to_string()).map_err(|_| format!("'{host}' is not a valid TLS server name"))
+    ServerName::try_from(bare.to_string())
+        .map_err(|_| format!("'{host}' is not a valid TLS server name"))
 }
 
 /// Runs the TLS handshake over `sock` within the attempt's deadline.
@@ -198,7 +234,8 @@ pub fn handshake(
     attempt: &Attempt,
 ) -> Result<StreamOwned<ClientConnection, Bounded>, String> {
     attempt.phase("during the TLS handshake");
-    let mut conn = ClientConnection::new(config, server_name(host)?).map_err(|e| format!("TLS setup: {e}"))?;
+    let mut conn =
+        ClientConnection::new(config, server_name(host)?).map_err(|e| format!("TLS setup: {e}"))?;
     while conn.is_handshaking() {
         if let Err(e) = conn.complete_io(&mut sock) {
             return Err(handshake_reason(&e, sock.first_bytes(), host));
@@ -217,9 +254,15 @@ pub fn handshake_reason(e: &io::Error, first: &[u8], host: &str) -> String {
         _ => Some(false),
     };
     if speaks_tls == Some(false) {
-        return format!("TLS handshake failed: server did not speak TLS (it sent {})", printable(first));
+        return format!(
+            "TLS handshake failed: server did not speak TLS (it sent {})",
+            printable(first)
+        );
     }
-    if let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+    if let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
         return error_reason(tls, host);
     }
     use io::ErrorKind::*;
@@ -237,7 +280,9 @@ pub fn error_reason(e: &rustls::Error, host: &str) -> String {
     use rustls::Error as E;
     match e {
         E::InvalidCertificate(c) => match c {
-            CertificateError::UnknownIssuer => "TLS: certificate not trusted (use --cacert or --insecure)".into(),
+            CertificateError::UnknownIssuer => {
+                "TLS: certificate not trusted (use --cacert or --insecure)".into()
+            }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 format!("TLS: certificate is not valid for {host} (name mismatch)")
             }
@@ -263,7 +308,11 @@ fn printable(bytes: &[u8]) -> String {
     if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
         format!("'{}'", String::from_utf8_lossy(bytes))
     } else {
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+        bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -325,7 +374,10 @@ mod tests {
     #[test]
     fn bad_pem_file() {
         let e = read_pem_certs("/nonexistent/ca.pem", "--cacert").unwrap_err();
-        assert!(e.contains("--cacert /nonexistent/ca.pem: cannot read"), "{e}");
+        assert!(
+            e.contains("--cacert /nonexistent/ca.pem: cannot read"),
+            "{e}"
+        );
         let dir = std::env::temp_dir().join(format!("berth-tls-unit-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("empty.pem");

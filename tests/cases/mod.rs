@@ -1,2 +1,3 @@
+mod check_http;
 mod gate;
 mod run;

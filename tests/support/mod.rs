@@ -84,4 +84,5 @@ pub fn text(b: &[u8]) -> String {
 }
 
 pub mod certs;
+pub mod http;
 pub mod pidns;

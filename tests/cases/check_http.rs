@@ -1,0 +1,495 @@
+//! berth check http (and tcp) against real in-process servers and hostile
+//! peers. Every run asserts the exit code is never 2 and that the password
+//! in the URL appears in no output.
+
+use std::time::{Duration, Instant};
+
+use crate::support::certs::certs;
+use crate::support::http::{Behaviour, Server, tls_config};
+use crate::support::*;
+
+const SECRET: &str = "S3cretPW";
+const USERINFO: &str = "probe:S3cretPW";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// `berth check ARGS...`, bounded, with the checks every run must pass.
+fn check(args: &[&str]) -> Run {
+    let start = Instant::now();
+    let out = output_bounded(berth().arg("check").args(args), Duration::from_secs(15));
+    let elapsed = start.elapsed();
+    let run = Run {
+        code: out.status.code().expect("berth killed by a signal"),
+        stdout: text(&out.stdout),
+        stderr: text(&out.stderr),
+        elapsed,
+    };
+    assert_ne!(
+        run.code, 2,
+        "exit 2 is reserved by Docker: {}{}",
+        run.stdout, run.stderr
+    );
+    for output in [&run.stdout, &run.stderr] {
+        assert!(!output.contains(SECRET), "password leaked: {output}");
+    }
+    run
+}
+
+fn healthy(run: &Run, reason: &str) {
+    assert_eq!(
+        run.code, 0,
+        "expected healthy: {}{}",
+        run.stdout, run.stderr
+    );
+    assert_eq!(run.stdout.lines().count(), 1, "one line: {}", run.stdout);
+    assert!(run.stdout.contains(": healthy, "), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(reason),
+        "expected '{reason}' in: {}",
+        run.stdout
+    );
+}
+
+fn unhealthy(run: &Run, reason: &str) {
+    assert_eq!(
+        run.code, 1,
+        "expected unhealthy: {}{}",
+        run.stdout, run.stderr
+    );
+    assert_eq!(run.stdout.lines().count(), 1, "one line: {}", run.stdout);
+    assert!(run.stdout.contains(": unhealthy, "), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(reason),
+        "expected '{reason}' in: {}",
+        run.stdout
+    );
+}
+
+/// A usage error: exit 1, nothing on stdout, one clear line on stderr.
+fn usage_error(run: &Run, message: &str) {
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(message),
+        "expected '{message}' in: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn healthy_on_200_with_basic_auth_sent() {
+    let s = Server::http();
+    let run = check(&["http", &s.url("http", USERINFO, "/ok")]);
+    healthy(&run, "HTTP 200");
+    assert!(
+        run.stdout.starts_with(&format!(
+            "http://probe:****@{}/ok: healthy, HTTP 200 (",
+            s.addr
+        )),
+        "{}",
+        run.stdout
+    );
+    let hits = s.hits();
+    assert_eq!(hits.len(), 1);
+    // "probe:S3cretPW" in base64
+    assert_eq!(
+        hits[0].header("authorization"),
+        Some("Basic cHJvYmU6UzNjcmV0UFc=")
+    );
+    assert!(
+        hits[0]
+            .header("user-agent")
+            .unwrap_or("")
+            .starts_with("berth/")
+    );
+}
+
+#[test]
+fn unhealthy_on_503() {
+    let s = Server::http();
+    let run = check(&["http", &s.url("http", USERINFO, "/status/503")]);
+    unhealthy(&run, "HTTP 503, expected 200-399");
+    assert_eq!(s.hit_count(), 1);
+}
+
+#[test]
+fn status_lists_and_ranges() {
+    let s = Server::http();
+    healthy(
+        &check(&[
+            "http",
+            "--status",
+            "200,503",
+            &s.url("http", USERINFO, "/status/503"),
+        ]),
+        "HTTP 503",
+    );
+    healthy(
+        &check(&[
+            "http",
+            "--status",
+            "500-599",
+            &s.url("http", USERINFO, "/status/503"),
+        ]),
+        "HTTP 503",
+    );
+    unhealthy(
+        &check(&[
+            "http",
+            "--status",
+            "204,300-399",
+            &s.url("http", USERINFO, "/ok"),
+        ]),
+        "HTTP 200, expected 204,300-399",
+    );
+    unhealthy(
+        &check(&["http", &s.url("http", USERINFO, "/status/404")]),
+        "HTTP 404, expected 200-399",
+    );
+    assert_eq!(s.hit_count(), 4);
+}
+
+#[test]
+fn contains_hit_and_miss() {
+    let s = Server::http();
+    healthy(
+        &check(&[
+            "http",
+            "--contains",
+            "good",
+            &s.url("http", USERINFO, "/ok"),
+        ]),
+        "body contains 'good'",
+    );
+    unhealthy(
+        &check(&["http", "--contains", "bad", &s.url("http", USERINFO, "/ok")]),
+        "HTTP 200, body does not contain 'bad'",
+    );
+    // Only the first MiB is read: the needle after 2 MiB is not seen.
+    unhealthy(
+        &check(&[
+            "http",
+            "--contains",
+            "needle",
+            &s.url("http", USERINFO, "/big"),
+        ]),
+        "body does not contain 'needle'",
+    );
+}
+
+#[test]
+fn headers_reach_the_server() {
+    let s = Server::http();
+    let run = check(&[
+        "http",
+        "--header",
+        "X-Probe: yes please",
+        "--header",
+        "Accept:text/plain",
+        &s.url("http", "", "/ok"),
+    ]);
+    healthy(&run, "HTTP 200");
+    let hit = &s.hits()[0];
+    assert_eq!(hit.header("x-probe"), Some("yes please"));
+    assert_eq!(hit.header("accept"), Some("text/plain"));
+}
+
+#[test]
+fn method_head_and_others() {
+    let s = Server::http();
+    healthy(
+        &check(&["http", "--method", "HEAD", &s.url("http", USERINFO, "/ok")]),
+        "HTTP 200",
+    );
+    healthy(
+        &check(&[
+            "http",
+            "--method",
+            "options",
+            &s.url("http", USERINFO, "/ok"),
+        ]),
+        "HTTP 200",
+    );
+    let methods: Vec<String> = s.hits().into_iter().map(|h| h.method).collect();
+    assert_eq!(methods, ["HEAD", "OPTIONS"]);
+}
+
+#[test]
+fn redirects_are_followed() {
+    let s = Server::http();
+    healthy(
+        &check(&[
+            "http",
+            "--contains",
+            "all good",
+            &s.url("http", USERINFO, "/redirect/3"),
+        ]),
+        "HTTP 200",
+    );
+    let paths: Vec<String> = s.hits().into_iter().map(|h| h.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/redirect/3",
+            "/redirect/2",
+            "/redirect/1",
+            "/redirect/0",
+            "/ok"
+        ]
+    );
+}
+
+#[test]
+fn redirect_loop_is_bounded() {
+    let s = Server::http();
+    unhealthy(
+        &check(&["http", &s.url("http", USERINFO, "/loop")]),
+        "too many redirects",
+    );
+    let n = s.hit_count();
+    assert!((2..=10).contains(&n), "{n} requests");
+}
+
+#[test]
+fn https_with_cacert_is_healthy() {
+    let s = Server::https();
+    let ca = certs().ca.to_str().unwrap();
+    healthy(
+        &check(&["http", "--cacert", ca, &s.url("https", USERINFO, "/ok")]),
+        "HTTP 200",
+    );
+    let localhost = format!("https://{USERINFO}@localhost:{}/ok", s.addr.port());
+    healthy(&check(&["http", "--cacert", ca, &localhost]), "HTTP 200");
+    assert_eq!(s.hit_count(), 2);
+}
+
+#[test]
+fn https_without_cacert_is_not_trusted() {
+    let s = Server::https();
+    unhealthy(
+        &check(&["http", &s.url("https", USERINFO, "/ok")]),
+        "TLS: certificate not trusted (use --cacert or --insecure)",
+    );
+    assert_eq!(s.hit_count(), 0);
+}
+
+#[test]
+fn https_with_the_wrong_ca_is_not_trusted() {
+    let s = Server::https();
+    let other = certs().other_ca.to_str().unwrap();
+    unhealthy(
+        &check(&["http", "--cacert", other, &s.url("https", USERINFO, "/ok")]),
+        "TLS: certificate not trusted",
+    );
+}
+
+#[test]
+fn https_name_mismatch() {
+    // The certificate is for localhost, 127.0.0.1 and ::1, not 127.0.0.2
+    // (Linux routes all of 127.0.0.0/8 to the loopback).
+    let s = Server::start("127.0.0.2:0", Behaviour::Normal, Some(tls_config()));
+    let ca = certs().ca.to_str().unwrap();
+    let run = check(&["http", "--cacert", ca, &s.url("https", USERINFO, "/ok")]);
+    unhealthy(
+        &run,
+        "TLS: certificate is not valid for 127.0.0.2 (name mismatch)",
+    );
+    assert_eq!(s.hit_count(), 0);
+}
+
+#[test]
+fn https_insecure_is_healthy() {
+    let s = Server::https();
+    healthy(
+        &check(&["http", "--insecure", &s.url("https", USERINFO, "/ok")]),
+        "HTTP 200",
+    );
+    assert_eq!(s.hit_count(), 1);
+}
+
+#[test]
+fn https_against_a_plain_http_port() {
+    let s = Server::http();
+    unhealthy(
+        &check(&["http", &s.url("https", USERINFO, "/ok")]),
+        "TLS handshake failed: server did not speak TLS",
+    );
+}
+
+#[test]
+fn http_against_a_tls_port() {
+    let s = Server::https();
+    unhealthy(
+        &check(&["http", &s.url("http", USERINFO, "/ok")]),
+        "not an HTTP server: it speaks TLS (use https://)",
+    );
+}
+
+#[test]
+fn ipv6_literal() {
+    let s = Server::start("[::1]:0", Behaviour::Normal, None);
+    let url = format!("http://{USERINFO}@[::1]:{}/ok", s.addr.port());
+    healthy(&check(&["http", &url]), "HTTP 200");
+    assert_eq!(s.hit_count(), 1);
+}
+
+#[test]
+fn name_resolution_failure() {
+    let run = check(&[
+        "http",
+        &format!("http://{USERINFO}@no-such-host.invalid:8080/"),
+    ]);
+    unhealthy(&run, "name resolution failed for no-such-host.invalid");
+}
+
+#[test]
+fn connection_refused() {
+    // Bind, learn a free port, close it: nothing listens there now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = check(&["http", &format!("http://{USERINFO}@127.0.0.1:{port}/")]);
+    unhealthy(&run, "connection refused");
+}
+
+/// Ends within the timeout plus a small margin, whatever the peer does.
+fn bounded(run: &Run) {
+    assert!(
+        run.elapsed < Duration::from_millis(1500),
+        "took {:?}: {}",
+        run.elapsed,
+        run.stdout
+    );
+}
+
+#[test]
+fn silent_peer_times_out_waiting_for_the_reply() {
+    let s = Server::hostile(Behaviour::Silent);
+    let run = check(&[
+        "http",
+        "--timeout",
+        "500ms",
+        &s.url("http", USERINFO, "/ok"),
+    ]);
+    unhealthy(&run, "timed out waiting for the reply");
+    bounded(&run);
+    assert!(
+        run.elapsed >= Duration::from_millis(450),
+        "{:?}",
+        run.elapsed
+    );
+    assert_eq!(s.hit_count(), 1);
+}
+
+#[test]
+fn silent_peer_times_out_during_the_tls_handshake() {
+    let s = Server::hostile(Behaviour::Silent);
+    let run = check(&[
+        "http",
+        "--timeout",
+        "500ms",
+        &s.url("https", USERINFO, "/ok"),
+    ]);
+    unhealthy(&run, "timed out during the TLS handshake");
+    bounded(&run);
+}
+
+#[test]
+fn trickling_peer_times_out() {
+    let s = Server::hostile(Behaviour::Trickle);
+    let run = check(&[
+        "http",
+        "--timeout",
+        "500ms",
+        &s.url("http", USERINFO, "/ok"),
+    ]);
+    unhealthy(&run, "timed out waiting for the reply");
+    bounded(&run);
+    assert_eq!(s.hit_count(), 1);
+}
+
+#[test]
+fn garbage_is_not_http() {
+    let s = Server::hostile(Behaviour::Garbage);
+    let run = check(&["http", &s.url("http", USERINFO, "/ok")]);
+    unhealthy(&run, "not an HTTP server (reply starts with 'SSH-2')");
+    assert_eq!(s.hit_count(), 1);
+}
+
+#[test]
+fn peer_that_closes_at_once() {
+    let s = Server::hostile(Behaviour::Close);
+    let run = check(&["http", &s.url("http", USERINFO, "/ok")]);
+    unhealthy(&run, "connection closed before the reply");
+    let run = check(&["http", &s.url("https", USERINFO, "/ok")]);
+    unhealthy(
+        &run,
+        "TLS handshake failed: the server closed the connection",
+    );
+}
+
+#[test]
+fn usage_errors_exit_1_with_a_message() {
+    let url = format!("http://{USERINFO}@127.0.0.1:9/");
+    usage_error(&check(&["http", "not a url"]), "is not a valid URL");
+    usage_error(
+        &check(&["http", &format!("ftp://{USERINFO}@h/")]),
+        "unknown scheme 'ftp://'",
+    );
+    usage_error(
+        &check(&["http", &format!("http://{USERINFO}@ho st/")]),
+        "is not a valid URL",
+    );
+    usage_error(
+        &check(&["http", "--header", "no colon", &url]),
+        "--header 'no colon' is not 'Name: value'",
+    );
+    usage_error(&check(&["http", "--status", "2xx", &url]), "--status '2xx'");
+    usage_error(
+        &check(&["http", "--status", "399-200", &url]),
+        "--status '399-200'",
+    );
+    usage_error(
+        &check(&["http", "--method", "GE T", &url]),
+        "--method 'GE T'",
+    );
+    usage_error(
+        &check(&["http", "--cacert", "/nonexistent/ca.pem", &url]),
+        "--cacert /nonexistent/ca.pem: cannot read",
+    );
+    usage_error(
+        &check(&["http", "--timeout", "soon", &url]),
+        "--timeout 'soon'",
+    );
+    usage_error(
+        &check(&["http", "--method", "HEAD", "--contains", "x", &url]),
+        "--contains cannot work with --method HEAD",
+    );
+    let run = check(&["http"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let run = check(&["http", "--bogus", &url]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+}
+
+#[test]
+fn tcp_check_ok_and_refused() {
+    let s = Server::http();
+    healthy(&check(&["tcp", &s.addr.to_string()]), "connected to");
+    drop(s);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    unhealthy(
+        &check(&["tcp", &format!("127.0.0.1:{port}")]),
+        "connection refused",
+    );
+}
