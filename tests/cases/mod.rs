@@ -1,3 +1,4 @@
 mod check_http;
+mod docker;
 mod gate;
 mod run;

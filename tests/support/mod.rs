@@ -84,5 +84,6 @@ pub fn text(b: &[u8]) -> String {
 }
 
 pub mod certs;
+pub mod docker;
 pub mod http;
 pub mod pidns;
