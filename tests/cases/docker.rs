@@ -471,7 +471,7 @@ secrets:
     for svc in ["cache", "api"] {
         let first_ok = d.inspect(
             &id(svc),
-            "{{range .State.Health.Log}}{{if eq .ExitCode 0}}{{.End}}\n{{end}}{{end}}",
+            "{{range .State.Health.Log}}{{if eq .ExitCode 0}}{{json .End}}\n{{end}}{{end}}",
         );
         let first_ok = first_ok.lines().next().unwrap_or_else(|| panic!("{svc} never healthy"));
         assert!(

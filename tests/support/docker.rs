@@ -340,10 +340,12 @@ pub fn descendants(pid: i32) -> Vec<Proc> {
 }
 
 /// Seconds since the epoch of a Docker timestamp such as
-/// `2026-11-22T10:54:33.504033638Z` (always UTC from the engine).
+/// `2026-11-22T10:54:33.504033638Z` (always UTC from the engine), JSON
+/// quotes allowed.
 pub fn docker_time(stamp: &str) -> f64 {
     let (date, time) = stamp
         .trim()
+        .trim_matches('"')
         .trim_end_matches('Z')
         .split_once('T')
         .unwrap_or_else(|| panic!("not a Docker timestamp: {stamp}"));
