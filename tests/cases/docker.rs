@@ -15,15 +15,7 @@ use crate::support::{output_bounded, text};
 
 /// busybox httpd serving /www on port 8080: an app that relies on the
 /// default action of SIGTERM (it installs no handler for it).
-const HTTPD: [&str; 7] = [
-    "/bin/busybox",
-    "httpd",
-    "-f",
-    "-p",
-    "8080",
-    "-h",
-    "/www",
-];
+const HTTPD: [&str; 7] = ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
 
 /// Health status and the log of checks (exit code, JSON-quoted output),
 /// one entry per line, oldest first.
@@ -257,8 +249,20 @@ fn check_and_wait_reach_a_service_by_name_on_a_user_network() {
 
     // A scratch image: no libc, no /etc/nsswitch.conf; Docker provides only
     // /etc/hosts and /etc/resolv.conf (pointing at its embedded DNS).
-    let out = d.try_run(&["run", "--rm", &base, "/bin/busybox", "test", "-e", "/etc/nsswitch.conf"]);
-    assert_eq!(out.status.code(), Some(1), "the image must have no nsswitch.conf");
+    let out = d.try_run(&[
+        "run",
+        "--rm",
+        &base,
+        "/bin/busybox",
+        "test",
+        "-e",
+        "/etc/nsswitch.conf",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the image must have no nsswitch.conf"
+    );
 
     // The client waits for "web" before that name even exists...
     let client = d.run_detached(
@@ -284,22 +288,46 @@ fn check_and_wait_reach_a_service_by_name_on_a_user_network() {
     let started = Instant::now();
     d.run_detached(
         "web",
-        &cat(&["--network", &net, "--network-alias", "web", &base], &HTTPD),
+        &cat(
+            &["--network", &net, "--network-alias", "web", &base],
+            &HTTPD,
+        ),
     );
     let code = d.exit_code(&client, Duration::from_secs(45));
     let logs = d.logs(&client);
     assert_eq!(code, 0, "{logs}");
-    assert!(logs.contains("http://web:8080/health: healthy, HTTP 200"), "{logs}");
+    assert!(
+        logs.contains("http://web:8080/health: healthy, HTTP 200"),
+        "{logs}"
+    );
     eprintln!(
         "berth wait saw web within {:.2?} of its start",
         started.elapsed()
     );
 
     // berth check tcp by name; and an unknown name is a clear failure.
-    let out = d.try_run(&["run", "--rm", "--network", &net, &base, "/berth", "check", "tcp", "web:8080"]);
+    let out = d.try_run(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        &base,
+        "/berth",
+        "check",
+        "tcp",
+        "web:8080",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let out = d.try_run(&[
-        "run", "--rm", "--network", &net, &base, "/berth", "check", "http", "http://nosuch:8080/",
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        &base,
+        "/berth",
+        "check",
+        "http",
+        "http://nosuch:8080/",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     eprintln!("{}", text(&out.stdout).trim());
@@ -320,7 +348,9 @@ fn berth_under_docker_run_init_is_a_subreaper() {
     let script = "(/bin/busybox sleep 1000 &); echo ready; exec /bin/busybox sleep 1000";
     let c = d.run_detached(
         "init",
-        &["--init", &base, "/berth", "run", "--", "/bin/sh", "-c", script],
+        &[
+            "--init", &base, "/berth", "run", "--", "/bin/sh", "-c", script,
+        ],
     );
     wait_logs(&d, &c, "ready");
     let pid1 = d.host_pid(&c);
@@ -473,7 +503,10 @@ secrets:
             &id(svc),
             "{{range .State.Health.Log}}{{if eq .ExitCode 0}}{{json .End}}\n{{end}}{{end}}",
         );
-        let first_ok = first_ok.lines().next().unwrap_or_else(|| panic!("{svc} never healthy"));
+        let first_ok = first_ok
+            .lines()
+            .next()
+            .unwrap_or_else(|| panic!("{svc} never healthy"));
         assert!(
             docker_time(first_ok) <= app_started,
             "app started before {svc} was healthy ({first_ok})"
@@ -496,7 +529,11 @@ fn json_array(items: &[&str]) -> String {
 #[test]
 fn example_compose_file_is_valid() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/compose.yml");
-    if Command::new("docker-compose").arg("version").output().is_err() {
+    if Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_err()
+    {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("docker-compose is needed under CI=true (apt-get install docker-compose)");
         }
@@ -511,4 +548,71 @@ fn example_compose_file_is_valid() {
         Duration::from_secs(30),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// A Python with PyYAML: the one on PATH, or Debian's (python3-yaml).
+fn python_with_yaml() -> Option<&'static str> {
+    ["python3", "/usr/bin/python3"].into_iter().find(|py| {
+        Command::new(py)
+            .args(["-c", "import yaml"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// The compose and Kubernetes examples parse as YAML, and berth does every
+/// check, wait and probe in them with a timeout below the orchestrator's.
+#[test]
+fn example_yaml_files_parse_and_use_berth() {
+    let python = python_with_yaml().expect("PyYAML is needed: apt-get install python3-yaml");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let out = output_bounded(
+        Command::new(python)
+            .arg(crate::support::pidns::fixture("check_examples.py"))
+            .arg(&examples),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// examples/Dockerfile.prebuilt makes the `berth` image from a built binary,
+/// and examples/Dockerfile.add-berth copies /berth out of it into another
+/// image with a multi-stage `COPY --from=`.
+#[test]
+fn example_dockerfiles_build_and_copy_berth_in() {
+    let Some(mut d) = Docker::new() else { return };
+    let base = d.base_image();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+
+    let ctx = d.dir("prebuilt");
+    std::fs::copy(crate::support::berth_path(), ctx.join("berth")).unwrap();
+    let dockerfile = std::fs::read_to_string(examples.join("Dockerfile.prebuilt")).unwrap();
+    let berth_image = d.build(&ctx, &dockerfile);
+    let version = d.ok(&["run", "--rm", &berth_image, "--version"]);
+    assert!(version.starts_with("berth "), "{version}");
+
+    let ctx = d.dir("add-berth");
+    let dockerfile = std::fs::read_to_string(examples.join("Dockerfile.add-berth")).unwrap();
+    let tag = d.build_with(
+        &ctx,
+        &dockerfile,
+        &[("BASE", &base), ("BERTH_IMAGE", &berth_image)],
+    );
+    let out = d.try_run(&[
+        "run",
+        "--rm",
+        &tag,
+        "/usr/local/bin/berth",
+        "run",
+        "--",
+        "/bin/sh",
+        "-c",
+        "exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
 }

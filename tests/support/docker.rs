@@ -137,6 +137,16 @@ impl Docker {
 
     /// Builds `dockerfile` in `context` as a new image; returns its tag.
     pub fn build(&mut self, context: &Path, dockerfile: &str) -> String {
+        self.build_with(context, dockerfile, &[])
+    }
+
+    /// Like [`Docker::build`], with `--build-arg NAME=VALUE` for each pair.
+    pub fn build_with(
+        &mut self,
+        context: &Path,
+        dockerfile: &str,
+        build_args: &[(&str, &str)],
+    ) -> String {
         std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
         let tag = unique("img");
         // Registered before building, so a half-built tag is removed too.
@@ -147,6 +157,11 @@ impl Docker {
                 // and scratch images need nothing else.
                 .env("DOCKER_BUILDKIT", "0")
                 .args(["build", "-q", "-t", &tag])
+                .args(
+                    build_args
+                        .iter()
+                        .flat_map(|(k, v)| ["--build-arg".to_string(), format!("{k}={v}")]),
+                )
                 .arg(context),
             DOCKER_LIMIT,
         );
