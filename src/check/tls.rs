@@ -294,6 +294,9 @@ pub fn error_reason(e: &rustls::Error, host: &str) -> String {
             }
             CertificateError::Revoked => "TLS: certificate revoked".into(),
             CertificateError::BadSignature => "TLS: bad certificate signature".into(),
+            // webpki's own reasons, e.g. CaUsedAsEndEntity for a
+            // self-signed CA certificate served as the server's.
+            CertificateError::Other(why) => format!("TLS: bad certificate ({why})"),
             other => format!("TLS: bad certificate ({other:?})"),
         },
         E::AlertReceived(alert) => format!("TLS handshake failed: the server sent alert {alert:?}"),
