@@ -305,7 +305,9 @@ impl Postgres {
             // one that refuses the request outright.
             b'E' => return Err("the server rejected the SSL request".into()),
             _ => {
-                return Err("not a PostgreSQL server (unexpected answer to the SSL request)".into());
+                return Err(
+                    "not a PostgreSQL server (unexpected answer to the SSL request)".into(),
+                );
             }
         }
 
@@ -423,7 +425,10 @@ impl Postgres {
         if is_password_demand(e) {
             return "the server asks for a password: give it in the URL, PGPASSWORD or PGPASSWORD_FILE".into();
         }
-        let text = e.to_string();
+        let text = match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        };
         if let Some(io) =
             std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>())
         {
@@ -449,6 +454,11 @@ impl Postgres {
             }
             // The protocol decoder's verdict on bytes that are not messages.
             InvalidInput | InvalidData => "not a PostgreSQL server (unexpected reply)".into(),
+            // The stream ended inside what would be a message: garbage that
+            // announced an impossible length.
+            _ if e.to_string() == "bytes remaining on stream" => {
+                "not a PostgreSQL server (unexpected reply)".into()
+            }
             _ => format!("I/O error: {}", crate::exit::io_reason(e)),
         }
     }
@@ -457,7 +467,7 @@ impl Postgres {
 /// tokio-postgres has no error kind for it: the server asked for a
 /// password and none was configured.
 fn is_password_demand(e: &tokio_postgres::Error) -> bool {
-    e.to_string().ends_with("password missing")
+    std::error::Error::source(e).is_some_and(|s| s.to_string() == "password missing")
 }
 
 fn with_detail(db: &tokio_postgres::error::DbError) -> String {

@@ -11,7 +11,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 
-use redis::{ConnectionAddr, IntoConnectionInfo, ServerError, Value};
+use percent_encoding::percent_decode_str;
+use resp::Reply;
 
 use super::db_tls::{self, Verify};
 use super::tcp::{self, join_host_port};
@@ -66,40 +67,23 @@ impl Redis {
         cacert: Option<&str>,
     ) -> Result<Redis, String> {
         let shown = redact(url);
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| format!("'{shown}' is not a URL: expected e.g. redis://cache:6379/0"))?;
-        let tls = match scheme.to_ascii_lowercase().as_str() {
-            "redis" => false,
-            "rediss" => true,
-            other => {
-                return Err(format!(
-                    "'{other}://' is not a Redis URL scheme: use redis:// or rediss://"
-                ));
-            }
-        };
-        // The crate accepts rediss:// only with its own TLS feature, which
-        // we do not use; hand it the plain form and remember the TLS.
-        let info = format!("redis://{rest}")
-            .as_str()
-            .into_connection_info()
-            .map_err(|e| {
-                format!(
-                    "'{shown}' is not a valid Redis URL: {}",
-                    e.detail().unwrap_or("parse error")
-                )
-            })?;
-        let (host, port) = match info.addr() {
-            ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
-            _ => return Err(format!("'{shown}': only TCP addresses are supported")),
-        };
-        let settings = info.redis_settings();
-        let password = match settings.password() {
-            Some(p) => Some(p.to_string()),
+        let url_parts =
+            parse_url(url).map_err(|why| format!("'{shown}' is not a Redis URL: {why}"))?;
+        let UrlParts {
+            tls,
+            insecure: url_insecure,
+            host,
+            port,
+            username,
+            password,
+            db,
+        } = url_parts;
+        let password = match password {
+            Some(p) => Some(p),
             None => crate::env::var("REDISCLI_AUTH").map_err(|e| e.to_string())?,
         };
         let tls = if tls {
-            let verify = if insecure {
+            let verify = if insecure || url_insecure {
                 Verify::Nothing
             } else {
                 Verify::Full
@@ -113,9 +97,9 @@ impl Redis {
             host,
             port,
             tls,
-            username: settings.username().map(String::from),
+            username,
             password,
-            db: settings.db(),
+            db,
             role,
         })
     }
@@ -136,7 +120,7 @@ impl Probe for Redis {
         let control = tcp
             .try_clone()
             .map_err(|e| format!("socket: {}", crate::exit::io_reason(&e)))?;
-        let mut stream: Box<dyn Stream> = match &self.tls {
+        let stream: Box<dyn Stream> = match &self.tls {
             None => Box::new(tcp),
             Some(config) => Box::new(self.handshake(config.clone(), tcp, &control, attempt)?),
         };
@@ -145,49 +129,66 @@ impl Probe for Redis {
         let mut request = Vec::new();
         let mut expect = Vec::new();
         if let Some(password) = &self.password {
-            let mut auth = redis::cmd("AUTH");
-            if let Some(user) = &self.username {
-                auth.arg(user);
+            match &self.username {
+                Some(user) => resp::command(&mut request, &["AUTH", user, password]),
+                None => resp::command(&mut request, &["AUTH", password]),
             }
-            request.extend(auth.arg(password).get_packed_command());
             expect.push("AUTH");
         }
         if self.db != 0 {
-            request.extend(redis::cmd("SELECT").arg(self.db).get_packed_command());
+            resp::command(&mut request, &["SELECT", &self.db.to_string()]);
             expect.push("SELECT");
         }
-        request.extend(redis::cmd("PING").get_packed_command());
+        resp::command(&mut request, &["PING"]);
         expect.push("PING");
         if self.role.is_some() {
-            request.extend(redis::cmd("ROLE").get_packed_command());
+            resp::command(&mut request, &["ROLE"]);
             expect.push("ROLE");
         }
 
         attempt.phase("while sending the request");
         set_timeouts(&control, attempt);
-        stream
-            .write_all(&request)
-            .and_then(|()| stream.flush())
-            .map_err(|e| format!("cannot send the request: {}", crate::exit::io_reason(&e)))?;
+        let mut stream = std::io::BufReader::new(stream);
+        send(stream.get_mut(), &request)?;
 
         attempt.phase("waiting for the reply");
-        let mut parser = redis::Parser::new();
         let mut role = None;
         for command in expect {
             set_timeouts(&control, attempt);
-            let value = parser
-                .parse_value(&mut stream)
-                .map_err(|e| read_reason(&e))?;
-            match (command, value) {
-                (_, Value::ServerError(e)) => return Err(server_error(command, &e)),
-                ("PING", Value::SimpleString(s)) if s == "PONG" => {}
+            match (command, resp::read(&mut stream)?) {
+                // An ACL user may lack ROLE; INFO says the same.
+                ("ROLE", Reply::Error(e)) if e.starts_with("NOPERM") => {
+                    request.clear();
+                    resp::command(&mut request, &["INFO", "replication"]);
+                    send(stream.get_mut(), &request)?;
+                    set_timeouts(&control, attempt);
+                    role = match resp::read(&mut stream)? {
+                        Reply::Bulk(info) => String::from_utf8_lossy(&info)
+                            .lines()
+                            .find_map(|l| l.strip_prefix("role:").map(str::to_string)),
+                        Reply::Error(e) => return Err(server_error("INFO", &e)),
+                        other => {
+                            return Err(format!(
+                                "unexpected reply to INFO: {}",
+                                clip(&format!("{other:?}"))
+                            ));
+                        }
+                    };
+                }
+                (_, Reply::Error(e)) => return Err(server_error(command, &e)),
+                ("PING", Reply::Simple(s)) if s == "PONG" => {}
                 ("PING", other) => {
                     return Err(format!(
                         "not a Redis server (PING answered {})",
-                        short(&other)
+                        clip(&format!("{other:?}"))
                     ));
                 }
-                ("ROLE", Value::Array(items)) => role = items.first().map(text),
+                ("ROLE", Reply::Array(items)) => {
+                    role = match items.first() {
+                        Some(Reply::Bulk(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                        _ => None,
+                    }
+                }
                 (_, _) => {}
             }
         }
@@ -254,23 +255,18 @@ fn set_timeouts(socket: &TcpStream, attempt: &Attempt) {
     let _ = socket.set_write_timeout(Some(attempt.remaining()));
 }
 
-fn read_reason(e: &redis::RedisError) -> String {
-    if e.is_timeout() {
-        "timed out waiting for the reply".into()
-    } else if e.is_connection_dropped() {
-        "connection closed before the reply (not a Redis server?)".into()
-    } else if e.is_io_error() {
-        format!("cannot read the reply: {e}")
-    } else {
-        "not a Redis server (malformed reply)".into()
-    }
+fn send(stream: &mut dyn Stream, request: &[u8]) -> Result<(), String> {
+    stream
+        .write_all(request)
+        .and_then(|()| stream.flush())
+        .map_err(|e| format!("cannot send the request: {}", crate::exit::io_reason(&e)))
 }
 
 /// The specific reason for an error reply; redis-cli would print these and
 /// exit 0.
-fn server_error(command: &str, e: &ServerError) -> String {
-    let detail = e.details().unwrap_or("").trim();
-    match e.code() {
+fn server_error(command: &str, e: &str) -> String {
+    let (code, detail) = e.split_once(' ').unwrap_or((e, ""));
+    match code {
         "NOAUTH" => {
             "authentication required (NOAUTH): give the password in the URL or REDISCLI_AUTH".into()
         }
@@ -285,20 +281,220 @@ fn server_error(command: &str, e: &ServerError) -> String {
     }
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::SimpleString(s) => s.clone(),
-        other => short(other),
-    }
-}
-
-fn short(v: &Value) -> String {
-    clip(&format!("{v:?}"))
-}
-
 /// Keeps a reply fragment to one short line in the report.
 fn clip(s: &str) -> String {
     let line: String = s.chars().filter(|c| !c.is_control()).take(80).collect();
     line
+}
+
+/// What a `redis://` URL says.
+#[derive(Debug, Default, PartialEq)]
+struct UrlParts {
+    tls: bool,
+    /// `rediss://...#insecure`, the redis crate's spelling of --insecure.
+    insecure: bool,
+    host: String,
+    port: u16,
+    username: Option<String>,
+    password: Option<String>,
+    db: i64,
+}
+
+/// `redis[s]://[[user]:password@]host[:port][/db]`, as redis-cli and the
+/// client libraries read it. (The redis crate's own parser pulls in the url
+/// crate and its IDNA tables, a quarter of a megabyte for host names that
+/// are ASCII anyway.)
+fn parse_url(url: &str) -> Result<UrlParts, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or("expected e.g. redis://cache:6379/0")?;
+    let tls = match scheme.to_ascii_lowercase().as_str() {
+        "redis" | "valkey" => false,
+        "rediss" | "valkeys" => true,
+        other => return Err(format!("'{other}://' is not redis:// or rediss://")),
+    };
+    let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let insecure = match fragment {
+        "" => false,
+        "insecure" => true,
+        other => return Err(format!("unknown fragment #{other} (only #insecure)")),
+    };
+    // Query parameters (protocol=resp3) do not change what PING proves.
+    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
+    // The last '@' ends the user info: a password may hold '/' or '@'.
+    let (userinfo, rest) = match rest.rfind('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    };
+    let decode = |s: &str, what: &str| {
+        percent_decode_str(s)
+            .decode_utf8()
+            .map(|v| v.into_owned())
+            .map_err(|_| format!("the {what} is not UTF-8"))
+    };
+    let (username, password) = match userinfo {
+        None => (None, None),
+        Some(info) => {
+            let (user, pass) = match info.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (info, None),
+            };
+            let user = Some(decode(user, "user name")?).filter(|u| !u.is_empty());
+            (user, pass.map(|p| decode(p, "password")).transpose()?)
+        }
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (host, port) = if authority.starts_with('[') || authority.contains(':') {
+        tcp::split_host_port(authority).ok_or("expected HOST:PORT (IPv6 as [::1]:6379)")?
+    } else {
+        (authority.to_string(), 6379)
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    if host.is_empty() {
+        return Err("no host".into());
+    }
+    let db = match path.trim_matches('/') {
+        "" => 0,
+        n => n
+            .parse()
+            .map_err(|_| format!("database '{n}' is not a number"))?,
+    };
+    Ok(UrlParts {
+        tls,
+        insecure,
+        host,
+        port,
+        username,
+        password,
+        db,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let p = parse_url("redis://127.0.0.1:6379").unwrap();
+        assert_eq!(
+            (p.host.as_str(), p.port, p.db, p.tls),
+            ("127.0.0.1", 6379, 0, false)
+        );
+        let p = parse_url("rediss://user:p%40ss/w@cache/3#insecure").unwrap();
+        assert_eq!(p.username.as_deref(), Some("user"));
+        assert_eq!(p.password.as_deref(), Some("p@ss/w"));
+        assert_eq!(
+            (p.host.as_str(), p.port, p.db, p.tls, p.insecure),
+            ("cache", 6379, 3, true, true)
+        );
+        let p = parse_url("redis://:pw@[::1]:7000/0").unwrap();
+        assert_eq!(
+            (p.username, p.password.as_deref(), p.host.as_str(), p.port),
+            (None, Some("pw"), "::1", 7000)
+        );
+        assert!(parse_url("redis://h:notaport").is_err());
+        assert!(parse_url("redis://h/x").is_err());
+        assert!(parse_url("http://h").is_err());
+        assert!(parse_url("redis://").is_err());
+    }
+}
+
+/// The little of RESP2 a health check needs: encode a command, read one
+/// reply. (The redis crate's codec is built on a parser-combinator library
+/// and costs about 100 kB in the static binary; PING, AUTH, SELECT and ROLE
+/// need a few dozen lines.) <https://redis.io/docs/latest/develop/reference/protocol-spec/>
+mod resp {
+    use std::io::{BufRead, Read};
+
+    /// Longest line or bulk string accepted: replies here are short, and a
+    /// peer that is not Redis must not make us buffer without end.
+    const LIMIT: u64 = 1 << 20;
+
+    #[derive(Debug)]
+    pub enum Reply {
+        Simple(String),
+        Error(String),
+        Int(#[allow(dead_code)] i64),
+        Bulk(Vec<u8>),
+        Nil,
+        Array(Vec<Reply>),
+    }
+
+    pub fn command(out: &mut Vec<u8>, args: &[&str]) {
+        out.extend(format!("*{}\r\n", args.len()).as_bytes());
+        for arg in args {
+            out.extend(format!("${}\r\n", arg.len()).as_bytes());
+            out.extend(arg.as_bytes());
+            out.extend(b"\r\n");
+        }
+    }
+
+    pub fn read(r: &mut impl BufRead) -> Result<Reply, String> {
+        read_nested(r, 0)
+    }
+
+    fn read_nested(r: &mut impl BufRead, depth: u32) -> Result<Reply, String> {
+        let line = read_line(r)?;
+        let (kind, rest) = line.split_at_checked(1).ok_or_else(malformed)?;
+        let number = || rest.parse::<i64>().map_err(|_| malformed());
+        Ok(match kind {
+            "+" => Reply::Simple(rest.to_string()),
+            "-" => Reply::Error(rest.to_string()),
+            ":" => Reply::Int(number()?),
+            "$" => match number()? {
+                -1 => Reply::Nil,
+                n if n < 0 || n as u64 > LIMIT => return Err(malformed()),
+                n => {
+                    let mut data = vec![0; n as usize + 2];
+                    r.read_exact(&mut data).map_err(|e| io_reason(&e))?;
+                    if !data.ends_with(b"\r\n") {
+                        return Err(malformed());
+                    }
+                    data.truncate(n as usize);
+                    Reply::Bulk(data)
+                }
+            },
+            "*" if depth < 4 => match number()? {
+                -1 => Reply::Nil,
+                n if !(0..=1024).contains(&n) => return Err(malformed()),
+                n => Reply::Array(
+                    (0..n)
+                        .map(|_| read_nested(r, depth + 1))
+                        .collect::<Result<_, _>>()?,
+                ),
+            },
+            _ => return Err(malformed()),
+        })
+    }
+
+    fn read_line(r: &mut impl BufRead) -> Result<String, String> {
+        let mut line = Vec::new();
+        r.take(LIMIT)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| io_reason(&e))?;
+        if line.is_empty() {
+            return Err("connection closed before the reply (not a Redis server?)".into());
+        }
+        let line = line.strip_suffix(b"\r\n").ok_or_else(malformed)?;
+        String::from_utf8(line.to_vec()).map_err(|_| malformed())
+    }
+
+    fn malformed() -> String {
+        "not a Redis server (malformed reply)".into()
+    }
+
+    fn io_reason(e: &std::io::Error) -> String {
+        use std::io::ErrorKind::*;
+        match e.kind() {
+            WouldBlock | TimedOut => "timed out waiting for the reply".into(),
+            UnexpectedEof | ConnectionReset | BrokenPipe => {
+                "connection closed before the reply (not a Redis server?)".into()
+            }
+            _ => format!("cannot read the reply: {}", crate::exit::io_reason(e)),
+        }
+    }
 }

@@ -1,4 +1,6 @@
 mod check_http;
+mod check_postgres;
+mod check_redis;
 mod docker;
 mod gate;
 mod run;
