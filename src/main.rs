@@ -5,7 +5,9 @@
 //! to ignored before any user code runs, and an init must hand CMD the signal
 //! dispositions it was itself started with. It also keeps start-up minimal.
 
-#![no_main]
+#![cfg_attr(not(test), no_main)]
+// Unit-test builds have no entry point of ours, so most code looks unused.
+#![cfg_attr(test, allow(dead_code, unused_imports))]
 
 mod check;
 mod cli;
@@ -23,7 +25,9 @@ use argh::FromArgs;
 
 use cli::{Berth, Command};
 
-/// The program's entry, called by the C runtime.
+/// The program's entry, called by the C runtime. (Unit tests get the test
+/// harness's own main instead.)
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // SAFETY: the C runtime passes `argc` valid NUL-terminated strings.

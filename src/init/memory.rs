@@ -59,7 +59,7 @@ impl Trimmer {
 /// code minus the pages of `drop_and_poll`, and the same file's r--p mapping
 /// at offset 0 (headers and read-only data the loader never writes).
 fn droppable() -> Option<[(usize, usize); 3]> {
-    let keep = (drop_and_poll as usize) & !(PAGE - 1);
+    let keep = (drop_and_poll as fn(&[(usize, usize); 3], i32) as usize) & !(PAGE - 1);
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     let parse = |line: &str| -> Option<(usize, usize, String, String, String)> {
         let mut f = line.split_whitespace();

@@ -410,3 +410,52 @@ fn user_applies_to_steps_and_cmd_but_not_berth() {
     );
     assert_eq!(out.status.code(), Some(125));
 }
+
+#[test]
+fn wait_runs_the_same_http_check_as_berth_check() {
+    use crate::support::certs::certs;
+    use crate::support::http::Server;
+    let plain = Server::http();
+    let out = output_bounded(
+        berth().args([
+            "wait",
+            "--timeout",
+            "5s",
+            &plain.url("http", "", "/ok"),
+            "--",
+            "echo",
+            "up",
+        ]),
+        LIMIT,
+    );
+    assert_eq!(text(&out.stdout), "up\n", "{}", text(&out.stderr));
+    assert!(plain.hit_count() >= 1);
+
+    // A wrong status is "not ready", with the check's own reason.
+    let out = output_bounded(
+        berth().args([
+            "wait",
+            "--timeout",
+            "600ms",
+            &plain.url("http", "u:hunter2", "/status/503"),
+        ]),
+        LIMIT,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{err}");
+    assert!(err.contains("HTTP 503, expected 200-399"), "{err}");
+    assert!(!err.contains("hunter2"), "password leaked: {err}");
+
+    // https:// with a private CA, trusted through SSL_CERT_FILE.
+    let tls = Server::https();
+    let url = tls
+        .url("https", "", "/ok")
+        .replace("127.0.0.1", "localhost");
+    let out = output_bounded(
+        berth()
+            .env("SSL_CERT_FILE", &certs().ca)
+            .args(["wait", "--timeout", "5s", &url]),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
