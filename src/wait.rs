@@ -83,9 +83,18 @@ pub fn wait_all(
 
     for (i, probe) in targets.into_iter().enumerate() {
         let (status, stop, wake) = (status.clone(), stop.clone(), wake_tx.clone());
-        std::thread::spawn(move || retry(i, probe, deadline, &status, &stop, &wake));
+        std::thread::spawn(move || {
+            crate::init::signals::block_in_thread();
+            retry(i, probe, deadline, &status, &stop, &wake)
+        });
     }
 
+    if signals.is_some() {
+        // musl unblocks its own signals 33 and 34 in the main thread when
+        // the first thread starts: under `run`, block them again so they
+        // come through the signalfd like every other signal.
+        crate::init::signals::block_in_thread();
+    }
     let mut next_progress = start + PROGRESS_EVERY;
     let result = loop {
         {

@@ -76,6 +76,7 @@ pub fn run_once(probe: Arc<dyn Probe>, timeout: Duration) -> Outcome {
     let spawned = std::thread::Builder::new()
         .name("attempt".into())
         .spawn(move || {
+            crate::init::signals::block_in_thread();
             let _ = tx.send(probe.probe(&worker));
         });
     let result = match spawned {

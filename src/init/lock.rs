@@ -60,6 +60,7 @@ impl Lock {
         let (events_tx, events) = mpsc::channel();
         let (release, released) = mpsc::channel::<()>();
         let session = std::thread::spawn(move || {
+            super::signals::block_in_thread();
             let tell = |event: Event| {
                 let _ = events_tx.send(event);
                 let _ = nix::unistd::write(&wake_tx, b"e");
@@ -69,6 +70,8 @@ impl Lock {
                 Err(why) => tell(Event::Failed(why)),
             }
         });
+        // As in wait: the first thread unblocks musl's signals 33 and 34 here.
+        super::signals::block_in_thread();
         let mut lock = Lock {
             release: Some(release),
             session: Some(session),

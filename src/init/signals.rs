@@ -77,6 +77,15 @@ pub fn block_all() -> Mask {
     set_mask(libc::SIG_BLOCK, Mask::handled())
 }
 
+/// Blocks every handled signal in the calling thread. For threads berth
+/// starts, so that no signal is delivered to a worker instead of the main
+/// thread's signalfd (or default action); and for the main thread under
+/// `run` after it starts threads, since musl then unblocks 33 and 34 (which
+/// it keeps for itself) there.
+pub fn block_in_thread() {
+    set_mask(libc::SIG_BLOCK, Mask::handled());
+}
+
 /// Restores `mask` as the whole signal mask. Async-signal-safe: used in the
 /// child between fork and exec.
 pub fn restore(mask: Mask) {

@@ -308,10 +308,20 @@ fn leftover_that_obeys_sigterm_ends_berth_at_once() {
     );
 }
 
+/// A CMD script that leaves a process ignoring SIGTERM (sleep inherits the
+/// subshell's ignored disposition) and exits with `code` only once that
+/// process ignores it, so berth's SIGTERM cannot come first.
+fn term_ignoring_leftover(code: i32) -> String {
+    let ready = temp_dir(&format!("ignoring-{code}")).join("ready");
+    format!(
+        "(trap '' TERM; touch {r}; exec sleep 60) & while [ ! -e {r} ]; do sleep 0.01; done; exit {code}",
+        r = ready.display()
+    )
+}
+
 #[test]
 fn leftover_that_ignores_sigterm_is_killed_after_grace() {
     let start = Instant::now();
-    // The subshell ignores TERM, and sleep inherits the ignored disposition.
     let out = output_bounded(
         berth().args([
             "run",
@@ -320,7 +330,7 @@ fn leftover_that_ignores_sigterm_is_killed_after_grace() {
             "--",
             "sh",
             "-c",
-            "(trap '' TERM; sleep 60) & exit 3",
+            &term_ignoring_leftover(3),
         ]),
         LIMIT,
     );
@@ -340,15 +350,8 @@ fn leftover_that_ignores_sigterm_is_killed_after_grace() {
 
 #[test]
 fn pid1_cleans_up_leftovers_in_the_namespace() {
-    let berth = Pid1::start(&[
-        "run",
-        "--grace",
-        "300ms",
-        "--",
-        "sh",
-        "-c",
-        "(trap '' TERM; sleep 60) & sleep 60 & exit 9",
-    ]);
+    let script = format!("sleep 60 & {}", term_ignoring_leftover(9));
+    let berth = Pid1::start(&["run", "--grace", "300ms", "--", "sh", "-c", &script]);
     let (code, err) = berth.finish(LIMIT);
     assert_eq!(code, Some(9), "stderr: {err}");
     assert!(err.contains("SIGKILL to"), "{err}");

@@ -85,6 +85,7 @@ pub fn text(b: &[u8]) -> String {
 
 pub mod certs;
 pub mod daemon;
+pub mod docker;
 pub mod hostile;
 pub mod http;
 pub mod pidns;

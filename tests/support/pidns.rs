@@ -55,6 +55,17 @@ impl Pid1 {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        // Until berth has blocked its signals (its first act), a signal from
+        // outside would reach a PID 1 without handlers, which the kernel
+        // drops: wait for berth's own mask (every signal but KILL, STOP and
+        // the fault signals), as Docker only signals a started init. (The
+        // forked unshare briefly blocks INT and TERM itself before exec.)
+        let status = format!("/proc/{outer}/status");
+        let blocked = wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string(&status)
+                .is_ok_and(|s| s.lines().any(|l| l == "SigBlk:\tffffffffbffbfa07"))
+        });
+        assert!(blocked, "berth never blocked its signals");
         Pid1 {
             unshare,
             outer_pid: outer,
