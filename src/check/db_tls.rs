@@ -1,19 +1,19 @@
-//! TLS for the database checks (PostgreSQL `sslmode`, `rediss://`): rustls
-//! with the ring provider, roots from `--cacert` or the system bundle, and
-//! one-line reasons for handshake failures.
-//!
-//! Kept apart from `tls.rs` (HTTP) only until the two are merged.
+//! TLS for the database checks (PostgreSQL `sslmode`, `rediss://`), on the
+//! same lean provider, roots and `--insecure` verifier as HTTPS (`tls.rs`),
+//! plus what only they need: verify-ca (chain without the name), a CA file
+//! that replaces the system's rather than adding to it (libpq's
+//! `sslrootcert`), and hints naming their own options.
 
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
+
+use super::tls;
 
 /// How much of the server's certificate is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,23 +26,15 @@ pub enum Verify {
     Full,
 }
 
-/// Where CA bundles live on the common distributions; a `FROM scratch` image
-/// has none, and then only `--cacert` can make a certificate trusted.
-const SYSTEM_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/cert.pem",
-];
-
 pub fn client_config(verify: Verify, cacert: Option<&str>) -> Result<Arc<ClientConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = tls::provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?;
     let config = if verify == Verify::Nothing {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_custom_certificate_verifier(tls::insecure_verifier(&provider))
             .with_no_client_auth()
     } else {
         let roots = roots(cacert)?;
@@ -67,39 +59,28 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
         .map_err(|_| format!("'{host}' is not a valid TLS server name"))
 }
 
+/// The trust anchors: the given CA file alone (as libpq's `sslrootcert`),
+/// else the system's bundle.
 fn roots(cacert: Option<&str>) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
-    // SSL_CERT_FILE: the OpenSSL convention for a bundle elsewhere.
-    let env = std::env::var("SSL_CERT_FILE").ok();
-    let mut system = env
-        .iter()
-        .map(String::as_str)
-        .chain(SYSTEM_BUNDLES.iter().copied());
-    let (path, from_user) = match cacert {
-        Some(p) => (p, true),
-        None => match system.find(|p| std::path::Path::new(p).exists()) {
-            Some(p) => (p, false),
-            // FROM scratch: nothing to verify a certificate against.
-            None => {
+    match cacert {
+        Some(path) => {
+            let (_, rejected) =
+                roots.add_parsable_certificates(tls::read_pem_certs(path, "CA file")?);
+            if rejected > 0 {
+                return Err(format!("CA file {path}: not a usable CA certificate"));
+            }
+        }
+        None => {
+            roots.add_parsable_certificates(tls::system_roots());
+            if roots.is_empty() {
+                // FROM scratch: nothing to verify a certificate against.
                 return Err(
                     "TLS: no CA certificates on this system to verify the server; give one with --cacert"
                         .into(),
                 );
             }
-        },
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read CA file {path}: {e}"))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| format!("CA file {path}: {e}"))?;
-        // A system bundle may hold a certificate webpki rejects; skip it
-        // rather than fail every check. A user's own file must be right.
-        if roots.add(cert).is_err() && from_user {
-            return Err(format!("CA file {path}: not a usable CA certificate"));
         }
-    }
-    if from_user && roots.is_empty() {
-        return Err(format!("CA file {path}: no PEM certificate in it"));
     }
     Ok(roots)
 }
@@ -142,57 +123,6 @@ fn tls_reason(e: &rustls::Error, host: &str, hint: &str) -> String {
             format!("TLS: the server refused the handshake ({alert:?})")
         }
         other => format!("TLS: {other}"),
-    }
-}
-
-/// `sslmode=require`, `--insecure`: encrypt, trust any certificate. The
-/// handshake signatures are still checked, so the session is at least with
-/// whoever holds the certificate's key.
-#[derive(Debug)]
-struct NoVerify(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

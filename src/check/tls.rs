@@ -200,9 +200,7 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, String> {
     let config = match trust {
         Trust::Insecure => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(
-                provider.signature_verification_algorithms,
-            )))
+            .with_custom_certificate_verifier(insecure_verifier(&provider))
             .with_no_client_auth(),
         Trust::Verify(extra) => {
             let mut roots = RootCertStore::empty();
@@ -317,6 +315,11 @@ fn printable(bytes: &[u8]) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// The `--insecure` verifier (also `sslmode=require`).
+pub fn insecure_verifier(provider: &CryptoProvider) -> Arc<dyn ServerCertVerifier> {
+    Arc::new(AnyCertificate(provider.signature_verification_algorithms))
 }
 
 /// `--insecure`: any certificate for any name, but handshake signatures are
