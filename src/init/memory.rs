@@ -16,8 +16,9 @@
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-/// Drop at most this often, so a storm of signals does not pay for madvise
-/// and re-faults on every wake-up.
+/// Drop once berth has been idle this long (and so at most this often): a
+/// storm of signals does not pay for madvise and re-faults on every wake-up,
+/// and a short-lived CMD not at all.
 const EVERY: Duration = Duration::from_secs(1);
 const PAGE: usize = 4096;
 

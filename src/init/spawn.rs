@@ -64,7 +64,6 @@ const STAGE_CREDENTIALS: u8 = 2;
 /// group becomes the terminal's foreground group, so Ctrl-C and job control
 /// reach the app as they would without berth (`docker run -it`).
 pub fn spawn(spec: &Spec) -> Result<Pid, SpawnError> {
-    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).map_err(SpawnError::Fork)?;
     let foreground = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
     let argv: Vec<*const libc::c_char> = spec
         .argv
@@ -72,6 +71,10 @@ pub fn spawn(spec: &Spec) -> Result<Pid, SpawnError> {
         .map(|a| a.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
+    if !foreground && spec.user.is_none() {
+        return posix_spawn(spec, &argv);
+    }
+    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).map_err(SpawnError::Fork)?;
     let groups: Vec<libc::gid_t> = spec
         .user
         .map(|c| c.groups.iter().map(|g| g.as_raw()).collect())
@@ -104,6 +107,60 @@ pub fn spawn(spec: &Spec) -> Result<Pid, SpawnError> {
                     })
                 }
             }
+        }
+    }
+}
+
+unsafe extern "C" {
+    static environ: *const *const libc::c_char;
+}
+
+/// The common case (no terminal to hand over, no user to switch to) needs
+/// nothing posix_spawn cannot do, and musl's posix_spawn shares berth's
+/// memory with the child until exec instead of copying its page tables:
+/// a measurably cheaper start for short commands.
+fn posix_spawn(spec: &Spec, argv: &[*const libc::c_char]) -> Result<Pid, SpawnError> {
+    // SAFETY: the attribute object is initialised before use and destroyed
+    // after; the signal set is written through its first 8 bytes, which is
+    // the kernel's set (musl hands it to rt_sigprocmask as it is, so
+    // signals 32-34 survive); argv is NULL-terminated and outlives the call.
+    unsafe {
+        let mut attr = std::mem::MaybeUninit::<libc::posix_spawnattr_t>::uninit();
+        libc::posix_spawnattr_init(attr.as_mut_ptr());
+        let mut attr = attr.assume_init();
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        std::ptr::write_unaligned(
+            (&mut mask as *mut libc::sigset_t).cast::<u64>(),
+            spec.mask.0,
+        );
+        libc::posix_spawnattr_setsigmask(&mut attr, &mask);
+        libc::posix_spawnattr_setpgroup(&mut attr, 0);
+        libc::posix_spawnattr_setflags(
+            &mut attr,
+            (libc::POSIX_SPAWN_SETPGROUP | libc::POSIX_SPAWN_SETSIGMASK) as libc::c_short,
+        );
+        let mut pid: libc::pid_t = 0;
+        let rc = libc::posix_spawnp(
+            &mut pid,
+            argv[0],
+            std::ptr::null(),
+            &attr,
+            argv.as_ptr().cast(),
+            environ.cast(),
+        );
+        libc::posix_spawnattr_destroy(&mut attr);
+        // musl blocks all signals around the spawn and restores the mask
+        // it read back through pthread_sigmask, which leaves out its own
+        // 32-34: block them again so they keep coming through the signalfd.
+        super::signals::block_in_thread();
+        let cmd = || spec.argv[0].to_string_lossy().into_owned();
+        if rc == 0 {
+            return Ok(Pid::from_raw(pid));
+        }
+        // musl has already reaped a child whose exec failed.
+        match Errno::from_raw(rc) {
+            Errno::ENOENT | Errno::ENOTDIR => Err(SpawnError::NotFound(cmd())),
+            e => Err(SpawnError::NotExecutable(cmd(), e)),
         }
     }
 }
