@@ -469,22 +469,10 @@ impl Conn {
             [21 | 22, 3, ..] => "not an HTTP server: it speaks TLS (use https://)".to_string(),
             _ => format!(
                 "not an HTTP server (reply starts with {})",
-                printable(&self.head)
+                super::tls::printable(&self.head)
             ),
         };
         Err(self.ctx.fail(reason))
-    }
-}
-
-fn printable(bytes: &[u8]) -> String {
-    if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
-        format!("'{}'", String::from_utf8_lossy(bytes))
-    } else {
-        bytes
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(" ")
     }
 }
 

@@ -305,7 +305,7 @@ pub fn error_reason(e: &rustls::Error, host: &str) -> String {
 }
 
 /// Up to 8 bytes as text for a message: "'HTTP/1.1'" or hex when binary.
-fn printable(bytes: &[u8]) -> String {
+pub fn printable(bytes: &[u8]) -> String {
     if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
         format!("'{}'", String::from_utf8_lossy(bytes))
     } else {

@@ -286,17 +286,8 @@ pub fn busybox() -> &'static str {
 
 /// Polls `cond` every 100 ms (each poll spawns `docker`) until it holds or
 /// `limit` passes.
-pub fn poll(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+pub fn poll(limit: Duration, cond: impl FnMut() -> bool) -> bool {
+    super::poll_every(limit, Duration::from_millis(100), cond)
 }
 
 /// One process as the host's /proc shows it.

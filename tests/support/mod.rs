@@ -17,7 +17,12 @@ pub fn berth_path() -> &'static str {
 }
 
 /// Polls `cond` every 10 ms until it holds or `limit` passes.
-pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub fn wait_until(limit: Duration, cond: impl FnMut() -> bool) -> bool {
+    poll_every(limit, Duration::from_millis(10), cond)
+}
+
+/// Polls `cond` every `every` until it holds or `limit` passes.
+pub fn poll_every(limit: Duration, every: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
     loop {
         if cond() {
@@ -26,7 +31,7 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         if Instant::now() >= end {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(every);
     }
 }
 

@@ -99,10 +99,5 @@ pub fn log_lines(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-/// A fresh temporary directory for one test.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("berth-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+/// A fresh temporary directory for one test, removed when the tests end.
+pub use super::daemon::temp_dir;
