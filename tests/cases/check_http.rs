@@ -41,28 +41,26 @@ fn check(args: &[&str]) -> Run {
 }
 
 fn healthy(run: &Run, reason: &str) {
-    assert_eq!(
-        run.code, 0,
-        "expected healthy: {}{}",
-        run.stdout, run.stderr
-    );
-    assert_eq!(run.stdout.lines().count(), 1, "one line: {}", run.stdout);
-    assert!(run.stdout.contains(": healthy, "), "{}", run.stdout);
-    assert!(
-        run.stdout.contains(reason),
-        "expected '{reason}' in: {}",
-        run.stdout
-    );
+    verdict(run, 0, "healthy", reason);
 }
 
 fn unhealthy(run: &Run, reason: &str) {
+    verdict(run, 1, "unhealthy", reason);
+}
+
+/// One report line with this verdict and reason, and the matching exit code.
+fn verdict(run: &Run, code: i32, word: &str, reason: &str) {
     assert_eq!(
-        run.code, 1,
-        "expected unhealthy: {}{}",
+        run.code, code,
+        "expected {word}: {}{}",
         run.stdout, run.stderr
     );
     assert_eq!(run.stdout.lines().count(), 1, "one line: {}", run.stdout);
-    assert!(run.stdout.contains(": unhealthy, "), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!(": {word}, ")),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains(reason),
         "expected '{reason}' in: {}",
