@@ -1,16 +1,16 @@
-# berth as an image holding only /berth, for `COPY --from=berth /berth /berth`.
-#   docker build -t berth .
-# The build stage needs a Rust image from a registry; on a machine without
-# one, build the binary with cargo and use examples/Dockerfile.prebuilt.
-FROM rust:1-alpine AS build
-RUN apk add --no-cache musl-dev
-WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
-COPY .cargo .cargo
-COPY src src
-RUN cargo build --release --locked \
- && cp target/x86_64-unknown-linux-musl/release/berth /berth
-
+# The berth image: FROM scratch, holding only /berth, for
+#   COPY --from=berth /berth /berth
+# in any Dockerfile. It packages a release binary of scripts/release.sh
+# (the bytes SHA256SUMS lists), one image per architecture: the build
+# context is that architecture's directory, which also makes it work with
+# the classic builder (no build argument, no registry).
+#
+#   bash scripts/release.sh     # target/dist/platform/linux/{amd64,arm64}/berth
+#   docker build --platform linux/amd64 -t berth:amd64 -f Dockerfile target/dist/platform/linux/amd64
+#   docker build --platform linux/arm64 -t berth:arm64 -f Dockerfile target/dist/platform/linux/arm64
+#
+# The README ("Images for amd64 and arm64") combines the two into one
+# multi-platform image.
 FROM scratch
-COPY --from=build /berth /berth
+COPY berth /berth
 ENTRYPOINT ["/berth"]

@@ -5,8 +5,9 @@
 # orphan, and exits with the app's own status. Needs root (unshare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup.sh build # the pinned toolchain, musl target, C compilers
 BERTH=target/x86_64-unknown-linux-musl/release/berth
-[ -x "$BERTH" ] || cargo build --release --quiet
+cargo build --release --locked --quiet
 
 app='
   echo "app: started as PID $$ under $(cat /proc/1/comm) (PID 1)"

@@ -27,7 +27,7 @@ pub enum Command {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
-    /// wait for this dependency (URL) before anything else; repeatable [BERTH_WAIT, comma-separated]
+    /// wait for this dependency (URL) before anything else; repeatable; TLS settings as for `berth wait` [BERTH_WAIT, comma-separated]
     #[argh(option)]
     pub wait: Vec<String>,
 
@@ -67,6 +67,10 @@ pub struct RunArgs {
     #[argh(option)]
     pub kill_after: Option<String>,
 
+    /// hold the first SIGTERM for DUR before forwarding it, so load balancers deregister first; a second SIGTERM, or SIGINT/SIGQUIT, goes through at once [BERTH_STOP_DELAY]
+    #[argh(option)]
+    pub stop_delay: Option<String>,
+
     /// report exit code N as 0; repeatable [BERTH_SUCCESS_CODE, comma-separated]
     #[argh(option)]
     pub success_code: Vec<String>,
@@ -100,7 +104,7 @@ pub struct WaitArgs {
     #[argh(switch, short = 'q')]
     pub quiet: bool,
 
-    /// dependencies to wait for (http, https, postgres, postgresql, redis, rediss, tcp URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]
+    /// dependencies to wait for (http, https, http+unix, postgres, postgresql, redis, rediss, grpc, grpcs, tcp, file URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]. TLS: https/rediss/grpcs take #cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure, postgres takes sslmode, sslrootcert, sslcert, sslkey parameters
     #[argh(positional)]
     pub urls: Vec<String>,
 }
@@ -119,14 +123,16 @@ pub enum CheckKind {
     Http(HttpArgs),
     Postgres(PostgresArgs),
     Redis(RedisArgs),
+    Grpc(GrpcArgs),
     Tcp(TcpArgs),
+    File(FileArgs),
 }
 
 /// Check an HTTP(S) endpoint.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "http")]
 pub struct HttpArgs {
-    /// the URL, http:// or https://
+    /// the URL, http:// or https://; TLS settings may also come in its fragment (#cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure)
     #[argh(positional)]
     pub url: String,
 
@@ -146,13 +152,29 @@ pub struct HttpArgs {
     #[argh(option)]
     pub method: Option<String>,
 
+    /// connect to this Unix-domain socket instead of the URL's host and port (as curl's --unix-socket)
+    #[argh(option)]
+    pub unix_socket: Option<String>,
+
     /// do not verify the TLS certificate
     #[argh(switch)]
     pub insecure: bool,
 
-    /// trust this CA certificate (PEM file) besides the system's
+    /// trust the CA certificates in this PEM file besides the system's (SSL_CERT_FILE, SSL_CERT_DIR), or the server's own self-signed certificate
     #[argh(option)]
     pub cacert: Option<String>,
+
+    /// client certificate (PEM; the key may follow it in the same file)
+    #[argh(option)]
+    pub cert: Option<String>,
+
+    /// private key of --cert (PEM: PKCS#8, RSA or EC key, unencrypted)
+    #[argh(option)]
+    pub key: Option<String>,
+
+    /// verify the certificate for NAME and send it as SNI, instead of the host connected to
+    #[argh(option)]
+    pub servername: Option<String>,
 
     /// give up after DUR, all phases included (default 3s)
     #[argh(option)]
@@ -163,7 +185,7 @@ pub struct HttpArgs {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "postgres")]
 pub struct PostgresArgs {
-    /// postgres:// URL; parts left out come from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE
+    /// postgres:// URL (libpq parameters sslmode, sslrootcert, sslcert, sslkey); parts left out come from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY
     #[argh(positional)]
     pub url: Option<String>,
 
@@ -179,7 +201,7 @@ pub struct PostgresArgs {
     #[argh(switch)]
     pub primary: bool,
 
-    /// trust this CA certificate (PEM file) for sslmode=verify-ca/verify-full
+    /// trust only the CA certificates in this PEM file, as sslrootcert does; client certificates come from sslcert/sslkey in the URL or PGSSLCERT/PGSSLKEY
     #[argh(option)]
     pub cacert: Option<String>,
 
@@ -192,7 +214,7 @@ pub struct PostgresArgs {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "redis")]
 pub struct RedisArgs {
-    /// redis:// or rediss:// URL (default redis://127.0.0.1:6379); REDISCLI_AUTH gives the password
+    /// redis:// or rediss:// URL (default redis://127.0.0.1:6379), TLS settings also in its fragment as for http; REDISCLI_AUTH gives the password
     #[argh(positional)]
     pub url: Option<String>,
 
@@ -204,13 +226,79 @@ pub struct RedisArgs {
     #[argh(switch)]
     pub insecure: bool,
 
-    /// trust this CA certificate (PEM file) besides the system's (rediss://)
+    /// trust the CA certificates in this PEM file besides the system's, or the server's own self-signed certificate (rediss://)
     #[argh(option)]
     pub cacert: Option<String>,
+
+    /// client certificate (PEM; the key may follow it in the same file)
+    #[argh(option)]
+    pub cert: Option<String>,
+
+    /// private key of --cert (PEM: PKCS#8, RSA or EC key, unencrypted)
+    #[argh(option)]
+    pub key: Option<String>,
+
+    /// verify the certificate for NAME and send it as SNI, instead of the host connected to
+    #[argh(option)]
+    pub servername: Option<String>,
 
     /// give up after DUR, all phases included (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
+}
+
+/// Check a gRPC server with the standard health service (grpc.health.v1.Health/Check): SERVING is healthy.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "grpc")]
+pub struct GrpcArgs {
+    /// HOST:PORT, grpc://HOST:PORT, or grpcs://HOST:PORT for TLS (TLS settings may also come in its fragment, #cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure)
+    #[argh(positional)]
+    pub address: String,
+
+    /// the service to ask about (default "": the server as a whole)
+    #[argh(option)]
+    pub service: Option<String>,
+
+    /// metadata sent with the call 'name: value'; repeatable
+    #[argh(option)]
+    pub header: Vec<String>,
+
+    /// do not verify the TLS certificate (grpcs://)
+    #[argh(switch)]
+    pub insecure: bool,
+
+    /// trust the CA certificates in this PEM file besides the system's, or the server's own self-signed certificate (grpcs://)
+    #[argh(option)]
+    pub cacert: Option<String>,
+
+    /// client certificate (PEM; the key may follow it in the same file) (grpcs://)
+    #[argh(option)]
+    pub cert: Option<String>,
+
+    /// private key of --cert (PEM: PKCS#8, RSA or EC key, unencrypted)
+    #[argh(option)]
+    pub key: Option<String>,
+
+    /// verify the certificate for NAME and send it as SNI, instead of the host connected to
+    #[argh(option)]
+    pub servername: Option<String>,
+
+    /// give up after DUR, all phases included (default 3s)
+    #[argh(option)]
+    pub timeout: Option<String>,
+}
+
+/// Check that a file exists and, with --max-age, was modified recently (worker heartbeats).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "file")]
+pub struct FileArgs {
+    /// the file's path
+    #[argh(positional)]
+    pub path: String,
+
+    /// unhealthy when the file was last modified longer ago than DUR, e.g. 1m
+    #[argh(option)]
+    pub max_age: Option<String>,
 }
 
 /// Check that a TCP port accepts connections.

@@ -1,33 +1,23 @@
-//! berth: one small static binary for containers: PID 1 init (`run`),
-//! startup gate (`wait`) and health checks (`check`).
+//! berth's entry point: argv -> signals -> cli -> {run, gate, check}::main ->
+//! exit code.
 //!
 //! `main` is ours rather than std's (`no_main`): std's start-up sets SIGPIPE
 //! to ignored before any user code runs, and an init must hand CMD the signal
 //! dispositions it was itself started with. It also keeps start-up minimal.
 
-#![cfg_attr(not(test), no_main)]
-// Unit-test builds have no entry point of ours, so most code looks unused.
-#![cfg_attr(test, allow(dead_code, unused_imports))]
+#![no_main]
 
-mod check;
-mod cli;
-mod env;
-mod exit;
-mod init;
-mod log;
-mod options;
-mod target;
-mod wait;
-
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{CStr, CString, c_char, c_int};
 
 use argh::FromArgs;
 
-use cli::{Berth, Command};
+use berth::cli::{Berth, Command};
+use berth::exit::{self, Error};
+use berth::options::{RunOptions, WaitOptions};
+use berth::sys::signals::{self, Mask};
+use berth::{argv, check, gate, log, run};
 
-/// The program's entry, called by the C runtime. (Unit tests get the test
-/// harness's own main instead.)
-#[cfg(not(test))]
+/// The program's entry, called by the C runtime.
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // SAFETY: the C runtime passes `argc` valid NUL-terminated strings.
@@ -35,119 +25,95 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })
         .collect();
 
-    // Signals first: `run` blocks them before it does anything else, so none
-    // is lost or acted on while berth parses, waits or runs pre-steps.
-    let original_mask =
-        (args.get(1).map(|a| a.to_bytes()) == Some(b"run")).then(init::signals::block_all);
+    // Signals first: `run` and `wait` block them before anything else, so
+    // none is lost or acted on while berth parses, waits or runs pre-steps,
+    // and as PID 1 none is dropped by the kernel for want of a handler.
+    let command = args.get(1).map(|a| a.to_bytes());
+    let original_mask = matches!(command, Some(b"run" | b"wait")).then(signals::block_handled);
 
     c_int::from(dispatch(&args, original_mask))
 }
 
 /// Parses the command line and runs the command; returns the exit code.
-fn dispatch(raw: &[&CStr], original_mask: Option<init::signals::Mask>) -> u8 {
-    let is_check = raw.get(1).map(|a| a.to_bytes()) == Some(b"check");
-    let usage_code = if is_check {
+fn dispatch(raw: &[&CStr], original_mask: Option<Mask>) -> u8 {
+    let command = raw.get(1).map(|a| a.to_bytes());
+    let usage_code = if command == Some(b"check") {
         exit::UNHEALTHY
     } else {
         exit::USAGE
     };
 
-    let mut args: Vec<&str> = Vec::with_capacity(raw.len());
-    for (i, a) in raw.iter().enumerate().skip(1) {
+    // `wait URL... -- CMD`: argh drops the `--`, and with it the line
+    // between URLs and CMD, so split there first; CMD stays bytes.
+    let mut raw = &raw[1.min(raw.len())..];
+    let mut wait_cmd = None;
+    if command == Some(b"wait") {
+        if let Some(i) = raw.iter().position(|a| a.to_bytes() == b"--") {
+            wait_cmd = Some(raw[i + 1..].iter().map(|a| CString::from(*a)).collect());
+            raw = &raw[..i];
+        }
+    }
+    // `run`'s CMD and pre-steps may hold any bytes: parse them as lossless
+    // text (src/argv.rs). Elsewhere every argument is berth's own: text.
+    let mut args: Vec<String> = Vec::with_capacity(raw.len());
+    for (i, a) in raw.iter().enumerate() {
         match a.to_str() {
-            Ok(s) => args.push(s),
+            _ if command == Some(b"run") => args.push(argv::to_text(a.to_bytes())),
+            Ok(s) => args.push(s.to_string()),
             Err(_) => {
-                log::error(format_args!("argument {i} is not valid UTF-8"));
+                log::error(format_args!("argument {} is not valid UTF-8", i + 1));
                 return usage_code;
             }
         }
     }
-
-    // `wait URL... -- CMD`: argh drops the `--`, and with it the line
-    // between URLs and CMD, so split there first.
-    let mut wait_cmd = None;
-    if args.first() == Some(&"wait") {
-        if let Some(i) = args.iter().position(|a| *a == "--") {
-            let mut cmd = args.split_off(i);
-            cmd.remove(0);
-            wait_cmd = Some(cmd);
-        }
-    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     let berth = match Berth::from_args(&["berth"], &args) {
         Ok(b) => b,
-        Err(early) => {
-            return match early.status {
-                Ok(()) => {
-                    print!("{}", early.output);
-                    0
-                }
-                Err(()) => {
-                    // argh's messages may span lines ("...not provided:\nurl"): one line.
-                    let text = early
-                        .output
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    let cmd = args.first().filter(|a| !a.starts_with('-')).unwrap_or(&"");
-                    log::error(format_args!(
-                        "{} (see 'berth {}{}--help')",
-                        text.trim_end_matches('.'),
-                        cmd,
-                        if cmd.is_empty() { "" } else { " " }
-                    ));
-                    usage_code
-                }
-            };
-        }
+        Err(early) => return early_exit(early, &args, usage_code),
     };
-
     if berth.version {
-        println!("berth {}", env!("CARGO_PKG_VERSION"));
+        println!("berth {}", env!("BERTH_VERSION"));
         return 0;
     }
+    let mask = original_mask.unwrap_or(Mask(0));
     let result = match berth.command {
         None => Err(exit::usage(
             "no command given: use 'berth run', 'berth wait' or 'berth check' (see 'berth --help')",
         )),
         Some(Command::Check(a)) => return check::main(a),
-        Some(Command::Run(a)) => options::RunOptions::from_args(a).and_then(|opts| {
+        Some(Command::Run(a)) => RunOptions::from_args(a).and_then(|opts| {
             log::set_level(opts.level);
-            init::run(&opts, original_mask.unwrap_or(init::signals::Mask(0)))
+            run::main(&opts, mask)
         }),
-        Some(Command::Wait(a)) => wait_command(a, wait_cmd),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            log::error(format_args!("{e}"));
-            e.code()
+        Some(Command::Wait(a)) => {
+            WaitOptions::from_args(a, wait_cmd).and_then(|opts| gate::main(opts, mask))
         }
-    }
+    };
+    result.unwrap_or_else(|e: Error| {
+        log::error(format_args!("{e}"));
+        e.code()
+    })
 }
 
-/// `berth wait URL... [--timeout DUR] [-- CMD]`: on success exec CMD
-/// (replacing berth) or exit 0.
-fn wait_command(args: cli::WaitArgs, cmd: Option<Vec<&str>>) -> Result<u8, exit::Error> {
-    log::set_level(options::level(args.verbose, args.quiet)?);
-    let urls = env::list(args.urls, "BERTH_WAIT", ',')?;
-    if urls.is_empty() {
-        return Err(exit::usage(
-            "nothing to wait for: give URLs (or BERTH_WAIT), e.g. 'berth wait tcp://db:5432 -- CMD'",
-        ));
+/// `--help` (exit 0), or argh's complaint as one line with the usage code.
+fn early_exit(early: argh::EarlyExit, args: &[&str], usage_code: u8) -> u8 {
+    if early.status.is_ok() {
+        print!("{}", early.output);
+        return 0;
     }
-    let timeout = options::duration(args.timeout, "--timeout", "BERTH_WAIT_TIMEOUT")?
-        .unwrap_or(options::DEFAULT_WAIT_TIMEOUT);
-    let argv = match cmd {
-        None => None,
-        Some(cmd) => Some(options::command(
-            cmd.into_iter().map(String::from).collect(),
-            "berth wait URL...",
-        )?),
-    };
-    wait::wait_all(wait::targets(&urls)?, timeout, None)?;
-    match argv {
-        None => Ok(0),
-        Some(argv) => Err(init::spawn::exec(&argv).into()),
-    }
+    // argh's messages may span lines ("...not provided:\nurl"): one line.
+    let text = early
+        .output
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cmd = args.first().filter(|a| !a.starts_with('-')).unwrap_or(&"");
+    log::error(format_args!(
+        "{} (see 'berth {}{}--help')",
+        text.trim_end_matches('.'),
+        cmd,
+        if cmd.is_empty() { "" } else { " " }
+    ));
+    usage_code
 }

@@ -1,14 +1,16 @@
-//! Typed settings for `berth run`, from its flags and then the `BERTH_*`
-//! environment (flags win). Every error names the flag and variable that fix it.
+//! Typed settings for every command: `berth run` and `berth wait` from their
+//! flags and then the `BERTH_*` environment (flags win), and the timeout of
+//! `berth check`. Every error names the flag and variable that fix it.
 
 use std::ffi::CString;
 use std::time::Duration;
 
-use crate::cli::RunArgs;
+use crate::argv;
+use crate::cli::{RunArgs, WaitArgs};
 use crate::env;
 use crate::exit::{Error, usage};
-use crate::init::signals;
 use crate::log::Level;
+use crate::sys::signals;
 
 /// Settings of `berth run`.
 #[derive(Debug)]
@@ -33,6 +35,8 @@ pub struct RunOptions {
     pub grace: Duration,
     /// SIGKILL CMD's group this long after a forwarded terminating signal.
     pub kill_after: Option<Duration>,
+    /// Hold CMD's first SIGTERM this long before forwarding it.
+    pub stop_delay: Option<Duration>,
     /// Exit codes reported as 0.
     pub success_codes: Vec<u8>,
     pub level: Level,
@@ -47,14 +51,35 @@ pub struct Step {
     pub argv: Vec<CString>,
 }
 
+/// Settings of `berth wait`.
+#[derive(Debug)]
+pub struct WaitOptions {
+    /// Dependencies to wait for (URLs).
+    pub urls: Vec<String>,
+    /// How long to wait for them in total.
+    pub timeout: Duration,
+    pub level: Level,
+    /// The command to exec once all are ready, if any.
+    pub cmd: Option<Vec<CString>>,
+}
+
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default bound on one check attempt, all phases included.
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 const DEFAULT_LOCK_NAME: &str = "berth-pre";
 
 impl RunOptions {
     pub fn from_args(args: RunArgs) -> Result<RunOptions, Error> {
         let level = level(args.verbose, args.quiet)?;
-        let cmd = command(args.cmd, "berth run")?;
+        let cmd = args
+            .cmd
+            .iter()
+            .map(|w| argv::c_string(w))
+            .collect::<Result<_, _>>()?;
+        let cmd = command(cmd, "berth run")?;
+        let mut args = args;
+        own_flags(&mut args)?;
 
         let mut rewrite: Vec<i32> = (0..=signals::MAX_SIGNAL).collect();
         for pair in env::list(args.rewrite, "BERTH_REWRITE", ',')? {
@@ -91,10 +116,68 @@ impl RunOptions {
             rewrite,
             grace: duration(args.grace, "--grace", "BERTH_GRACE")?.unwrap_or(DEFAULT_GRACE),
             kill_after: duration(args.kill_after, "--kill-after", "BERTH_KILL_AFTER")?,
+            stop_delay: duration(args.stop_delay, "--stop-delay", "BERTH_STOP_DELAY")?
+                .filter(|d| !d.is_zero()),
             success_codes,
             level,
             cmd,
         })
+    }
+}
+
+/// `run`'s own flag values must be text (its CMD and pre-steps need not be).
+fn own_flags(args: &mut RunArgs) -> Result<(), Error> {
+    let flags: [(&str, &mut [String]); 10] = [
+        ("--wait", &mut args.wait),
+        ("--wait-timeout", args.wait_timeout.as_mut_slice()),
+        ("--pre-lock", args.pre_lock.as_mut_slice()),
+        ("--pre-lock-name", args.pre_lock_name.as_mut_slice()),
+        ("--user", args.user.as_mut_slice()),
+        ("--rewrite", &mut args.rewrite),
+        ("--grace", args.grace.as_mut_slice()),
+        ("--kill-after", args.kill_after.as_mut_slice()),
+        ("--stop-delay", args.stop_delay.as_mut_slice()),
+        ("--success-code", &mut args.success_code),
+    ];
+    for (flag, values) in flags {
+        for value in values {
+            *value = argv::own(std::mem::take(value), flag)?;
+        }
+    }
+    Ok(())
+}
+
+impl WaitOptions {
+    /// `cmd` is what followed `--`, as bytes.
+    pub fn from_args(args: WaitArgs, cmd: Option<Vec<CString>>) -> Result<WaitOptions, Error> {
+        let level = level(args.verbose, args.quiet)?;
+        let urls = env::list(args.urls, "BERTH_WAIT", ',')?;
+        if urls.is_empty() {
+            return Err(usage(
+                "nothing to wait for: give URLs (or BERTH_WAIT), e.g. 'berth wait tcp://db:5432 -- CMD'",
+            ));
+        }
+        let timeout = duration(args.timeout, "--timeout", "BERTH_WAIT_TIMEOUT")?
+            .unwrap_or(DEFAULT_WAIT_TIMEOUT);
+        let cmd = cmd.map(|c| command(c, "berth wait URL...")).transpose()?;
+        Ok(WaitOptions {
+            urls,
+            timeout,
+            level,
+            cmd,
+        })
+    }
+}
+
+/// `berth check --timeout`: a positive duration, 3 s when not given.
+pub fn check_timeout(flag: Option<&str>) -> Result<Duration, Error> {
+    match flag.map(parse_duration) {
+        None => Ok(DEFAULT_CHECK_TIMEOUT),
+        Some(Ok(t)) if !t.is_zero() => Ok(t),
+        Some(_) => Err(usage(format!(
+            "--timeout '{}' is not a duration; use e.g. 500ms, 3s",
+            flag.unwrap_or_default()
+        ))),
     }
 }
 
@@ -110,17 +193,14 @@ pub fn level(verbose: bool, quiet: bool) -> Result<Level, Error> {
     })
 }
 
-/// CMD as C strings, ready for exec.
-pub fn command(words: Vec<String>, context: &str) -> Result<Vec<CString>, Error> {
+/// CMD, which must have at least its name.
+fn command(words: Vec<CString>, context: &str) -> Result<Vec<CString>, Error> {
     if words.is_empty() {
         return Err(usage(format!(
             "no command given: usage is '{context} [options] -- CMD [ARGS...]'"
         )));
     }
-    words
-        .into_iter()
-        .map(|w| CString::new(w).map_err(|_| usage("the command contains a NUL byte")))
-        .collect()
+    Ok(words)
 }
 
 /// A human duration ("500ms", "5s", "1m30s") from the flag or the variable.
@@ -171,11 +251,11 @@ fn split_step(step: &str) -> Result<Step, Error> {
         return Err(bad("empty step"));
     }
     let argv = words
-        .into_iter()
-        .map(|w| CString::new(w).map_err(|_| bad("contains a NUL byte")))
+        .iter()
+        .map(|w| argv::c_string(w).map_err(|_| bad("contains a NUL byte")))
         .collect::<Result<_, _>>()?;
     Ok(Step {
-        text: step.to_string(),
+        text: String::from_utf8_lossy(&argv::to_bytes(step)).into_owned(),
         argv,
     })
 }

@@ -10,7 +10,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::{ClientConnection, StreamOwned};
 use ureq::config::RedirectAuthHeaders;
 use ureq::http::{self, HeaderName, HeaderValue, Method, Uri};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
@@ -20,7 +20,7 @@ use ureq::unversioned::transport::{
 use ureq::{Agent, Timeout};
 
 use super::tcp::{self, Bounded};
-use super::tls::{self, Trust};
+use super::tls::{Peer, Tls, TlsOptions};
 use super::{Attempt, Probe};
 use crate::cli::HttpArgs;
 
@@ -41,12 +41,25 @@ pub struct Http {
     headers: Vec<(HeaderName, HeaderValue)>,
     statuses: Statuses,
     contains: Option<String>,
-    trust: Trust,
+    /// TLS settings, from the flags and the URL fragment.
+    tls_options: TlsOptions,
+    /// Built up front for an https:// URL, so a bad certificate or key file
+    /// is reported before any connection (and as a usage error by `wait`).
+    tls: Option<Tls>,
+    /// The URL's own host: `--servername` applies to it, not to hosts a
+    /// redirect leads to.
+    host: String,
+    /// Connect here instead of the URL's host and port.
+    unix_socket: Option<String>,
 }
 
 impl Http {
     pub fn from_args(args: HttpArgs) -> Result<(Http, Option<String>), String> {
-        let mut http = Http::from_url(&args.url)?;
+        let (mut http, fragment) = if args.url.to_ascii_lowercase().starts_with("http+unix://") {
+            Http::parse_unix(&args.url)?
+        } else {
+            Http::parse(&args.url)?
+        };
         if let Some(s) = &args.status {
             http.statuses = Statuses::parse(s)?;
         }
@@ -66,20 +79,39 @@ impl Http {
             return Err("--contains cannot work with --method HEAD: the reply has no body".into());
         }
         http.contains = args.contains;
-        http.trust = match (&args.cacert, args.insecure) {
-            (_, true) => Trust::Insecure,
-            (Some(file), false) => Trust::Verify(tls::read_pem_certs(file, "--cacert")?),
-            (None, false) => Trust::Verify(Vec::new()),
-        };
+        if let Some(path) = args.unix_socket {
+            if path.is_empty() {
+                return Err("--unix-socket needs a path".into());
+            }
+            http.unix_socket = Some(path);
+        }
+        let flags = TlsOptions::from_flags(
+            args.insecure,
+            args.cacert,
+            args.cert,
+            args.key,
+            args.servername,
+        );
+        http.set_tls(flags.or(fragment))?;
         Ok((http, args.timeout))
     }
 
-    /// An `http://` or `https://` URL with `berth check http`'s defaults.
+    /// An `http://` or `https://` URL with `berth check http`'s defaults,
+    /// TLS settings from its fragment.
     pub fn from_url(url: &str) -> Result<Http, String> {
+        let (mut http, fragment) = Http::parse(url)?;
+        http.set_tls(fragment)?;
+        Ok(http)
+    }
+
+    fn parse(url: &str) -> Result<(Http, TlsOptions), String> {
         let shown = crate::target::redact(url);
         let bad = || format!("'{shown}' is not a valid URL: expected e.g. http://api:8000/health");
-        // A fragment is never sent; http::Uri does not accept one.
-        let without_fragment = url.split('#').next().unwrap_or(url);
+        // A fragment is never sent (http::Uri does not accept one): it
+        // carries berth's TLS settings for wait targets.
+        let (without_fragment, fragment) = url.split_once('#').unwrap_or((url, ""));
+        let tls_options =
+            TlsOptions::from_fragment(fragment).map_err(|e| format!("'{shown}': {e}"))?;
         let parsed: Uri = without_fragment.parse().map_err(|_| bad())?;
         match parsed.scheme_str().map(str::to_ascii_lowercase).as_deref() {
             Some("http" | "https") => {}
@@ -103,29 +135,87 @@ impl Http {
         let uri: Uri = format!("{scheme}://{host_port}{path}")
             .parse()
             .map_err(|_| bad())?;
-        Ok(Http {
+        let http = Http {
             url: url.to_string(),
+            host: bare_host(&uri).to_string(),
             uri,
             auth: userinfo.map(basic_auth).transpose().map_err(|_| bad())?,
             method: Method::GET,
             headers: Vec::new(),
             statuses: Statuses::default(),
             contains: None,
-            trust: Trust::Verify(Vec::new()),
-        })
+            tls_options: TlsOptions::default(),
+            tls: None,
+            unix_socket: None,
+        };
+        Ok((http, tls_options))
+    }
+
+    /// Reads the TLS files now for an https:// URL or when files are named;
+    /// a plain URL without them builds its TLS only if a redirect leads to
+    /// https:// (reading the system's CA bundle is wasted on plain HTTP).
+    fn set_tls(&mut self, options: TlsOptions) -> Result<(), String> {
+        let files = options.cacert.is_some() || options.cert.is_some() || options.key.is_some();
+        self.tls = if files || self.uri.scheme_str() == Some("https") {
+            Some(Tls::new(&options)?)
+        } else {
+            None
+        };
+        self.tls_options = options;
+        Ok(())
+    }
+
+    /// `http+unix://%2Frun%2Fapp.sock/health`: the socket's path,
+    /// percent-encoded, in place of the host (the form requests-unixsocket
+    /// and Docker's clients use), so `berth wait` can reach an app that
+    /// listens on a socket only. The request says `Host: localhost`.
+    pub fn from_unix_url(url: &str) -> Result<Http, String> {
+        let (mut http, fragment) = Http::parse_unix(url)?;
+        http.set_tls(fragment)?;
+        Ok(http)
+    }
+
+    fn parse_unix(url: &str) -> Result<(Http, TlsOptions), String> {
+        let bad = || {
+            format!(
+                "'{}' is not an http+unix URL: expected e.g. http+unix://%2Frun%2Fapp.sock/health",
+                crate::target::redact(url)
+            )
+        };
+        let rest = url.split_once("://").ok_or_else(bad)?.1;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (socket, path) = rest.split_at(end);
+        let socket = percent_encoding::percent_decode_str(socket)
+            .decode_utf8()
+            .map_err(|_| bad())?;
+        if !socket.starts_with('/') && !socket.starts_with('.') {
+            return Err(bad());
+        }
+        let path = if path.is_empty() { "/" } else { path };
+        let (mut http, fragment) = Http::parse(&format!("http://localhost{path}"))?;
+        http.url = url.to_string();
+        http.unix_socket = Some(socket.into_owned());
+        Ok((http, fragment))
     }
 }
 
 impl Probe for Http {
     fn describe(&self) -> String {
-        crate::target::redact(&self.url)
+        match &self.unix_socket {
+            Some(path) if !self.url.starts_with("http+unix") => {
+                format!("{} via {path}", crate::target::redact(&self.url))
+            }
+            _ => crate::target::redact(&self.url),
+        }
     }
 
     fn probe(&self, attempt: &Attempt) -> Result<String, String> {
         let ctx = Arc::new(Ctx {
             attempt: attempt.clone(),
-            trust: self.trust.clone(),
-            tls: OnceLock::new(),
+            tls_options: self.tls_options.clone(),
+            tls: self.tls.clone().map(OnceLock::from).unwrap_or_default(),
+            host: self.host.clone(),
+            unix_socket: self.unix_socket.clone(),
             failure: Mutex::new(None),
         });
         let config = Agent::config_builder()
@@ -186,7 +276,7 @@ impl Probe for Http {
 
 /// Healthy statuses: codes and inclusive ranges, "200,204,300-399".
 #[derive(Clone, Debug, PartialEq)]
-struct Statuses(Vec<(u16, u16)>);
+pub struct Statuses(Vec<(u16, u16)>);
 
 impl Default for Statuses {
     fn default() -> Self {
@@ -195,7 +285,7 @@ impl Default for Statuses {
 }
 
 impl Statuses {
-    fn parse(text: &str) -> Result<Statuses, String> {
+    pub fn parse(text: &str) -> Result<Statuses, String> {
         let bad = |item: &str| {
             format!(
                 "--status '{text}': '{item}' is not a status code (100-999) or range like 200-399"
@@ -227,7 +317,7 @@ impl Statuses {
         Ok(Statuses(ranges))
     }
 
-    fn allows(&self, status: u16) -> bool {
+    pub fn allows(&self, status: u16) -> bool {
         self.0.iter().any(|&(lo, hi)| (lo..=hi).contains(&status))
     }
 }
@@ -279,8 +369,10 @@ fn basic_auth(userinfo: &str) -> Result<HeaderValue, http::header::InvalidHeader
 /// reason, which ureq's own error would only blur.
 struct Ctx {
     attempt: Attempt,
-    trust: Trust,
-    tls: OnceLock<Arc<ClientConfig>>,
+    tls_options: TlsOptions,
+    tls: OnceLock<Tls>,
+    host: String,
+    unix_socket: Option<String>,
     failure: Mutex<Option<String>>,
 }
 
@@ -294,14 +386,14 @@ impl Ctx {
         ureq::Error::ConnectionFailed
     }
 
-    /// Built on the first HTTPS connection only: reading the system's CA
-    /// file is wasted on plain HTTP.
-    fn tls_config(&self) -> Result<Arc<ClientConfig>, ureq::Error> {
-        if let Some(c) = self.tls.get() {
-            return Ok(c.clone());
+    /// Built on the first HTTPS connection of a plain http:// URL only:
+    /// reading the system's CA file is wasted on plain HTTP.
+    fn tls(&self) -> Result<&Tls, ureq::Error> {
+        if let Some(t) = self.tls.get() {
+            return Ok(t);
         }
-        let config = tls::client_config(&self.trust).map_err(|r| self.fail(r))?;
-        Ok(self.tls.get_or_init(|| config).clone())
+        let tls = Tls::new(&self.tls_options).map_err(|r| self.fail(r))?;
+        Ok(self.tls.get_or_init(|| tls))
     }
 
     /// The reason for a failed request: the one recorded on the way, or
@@ -372,8 +464,14 @@ impl Resolver for Names {
         };
         let host = bare_host(uri);
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let found = tcp::resolve(host, port, &ctx.attempt).map_err(|r| ctx.fail(r))?;
         let mut addrs = self.empty();
+        if ctx.unix_socket.is_some() {
+            // Never dialled: the connector opens the socket instead. ureq
+            // wants an address all the same.
+            addrs.push(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+            return Ok(addrs);
+        }
+        let found = tcp::resolve(host, port, &ctx.attempt).map_err(|r| ctx.fail(r))?;
         for a in found.into_iter().take(16) {
             addrs.push(a);
         }
@@ -408,12 +506,25 @@ impl Connector for Dialer {
     ) -> Result<Option<Conn>, ureq::Error> {
         let ctx = &self.0;
         let attempt = &ctx.attempt;
-        let stream = tcp::connect_addrs(&details.addrs, attempt).map_err(|r| ctx.fail(r))?;
-        let sock = Bounded::new(stream, attempt);
+        let sock = match &ctx.unix_socket {
+            Some(path) => Bounded::unix(
+                tcp::connect_unix(path, attempt).map_err(|r| ctx.fail(r))?,
+                attempt,
+            ),
+            None => Bounded::new(
+                tcp::connect_addrs(&details.addrs, attempt).map_err(|r| ctx.fail(r))?,
+                attempt,
+            ),
+        };
+        let mut peer = None;
         let io = if details.needs_tls() {
-            let config = ctx.tls_config()?;
-            let tls = tls::handshake(sock, bare_host(details.uri), config, attempt)
+            let host = bare_host(details.uri);
+            let p = ctx
+                .tls()?
+                .peer_named(host, host == ctx.host)
                 .map_err(|r| ctx.fail(r))?;
+            let tls = p.handshake(sock, attempt).map_err(|r| ctx.fail(r))?;
+            peer = Some(p);
             Io::Tls(Box::new(tls))
         } else {
             Io::Plain(sock)
@@ -423,6 +534,7 @@ impl Connector for Dialer {
         Ok(Some(Conn {
             buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
             io,
+            peer,
             head: Vec::new(),
             ctx: ctx.clone(),
         }))
@@ -438,6 +550,9 @@ enum Io {
 struct Conn {
     buffers: LazyBuffers,
     io: Io,
+    /// The TLS connection's words for failures after the handshake (a
+    /// TLS 1.3 server refuses a client certificate with the first reply).
+    peer: Option<Peer>,
     /// The first bytes of the reply, to tell a non-HTTP peer at once rather
     /// than wait for headers that never come.
     head: Vec<u8>,
@@ -454,6 +569,11 @@ impl fmt::Debug for Conn {
 const HTTP_PREFIX: &[u8] = b"HTTP/";
 
 impl Conn {
+    /// A TLS reason for a failed read or write, if TLS explains it.
+    fn tls_reason(&self, e: &io::Error) -> Option<String> {
+        self.peer.as_ref()?.after_handshake(e)
+    }
+
     /// Checks the reply's first bytes once enough of them are in.
     fn check_head(&mut self, new: &[u8]) -> Result<(), ureq::Error> {
         if self.head.len() >= HTTP_PREFIX.len() {
@@ -496,6 +616,9 @@ impl Transport for Conn {
             Io::Plain(s) => s.write_all(out),
             Io::Tls(s) => s.write_all(out).and_then(|_| s.flush()),
         };
+        if let Some(reason) = sent.as_ref().err().and_then(|e| self.tls_reason(e)) {
+            return Err(self.ctx.fail(reason));
+        }
         match sent {
             Err(e) if self.head.is_empty() && is_closed(&e) => {
                 Err(self.ctx.fail("connection closed before the reply".into()))
@@ -512,6 +635,9 @@ impl Transport for Conn {
             Io::Plain(s) => s.read(buf),
             Io::Tls(s) => s.read(buf),
         };
+        if let Some(reason) = read.as_ref().err().and_then(|e| self.tls_reason(e)) {
+            return Err(self.ctx.fail(reason));
+        }
         let n = match read {
             Ok(n) => n,
             Err(e) if self.head.is_empty() && is_closed(&e) => {
@@ -574,13 +700,20 @@ mod tests {
 
     #[test]
     fn urls() {
-        let h = Http::from_url("http://u:p%40ss@[::1]:8080/health?x=1#frag").unwrap();
+        let h = Http::from_url("http://u:p%40ss@[::1]:8080/health?x=1#insecure").unwrap();
         assert_eq!(h.uri.to_string(), "http://[::1]:8080/health?x=1");
         // "u:p@ss" in base64
         assert_eq!(h.auth.unwrap().to_str().unwrap(), "Basic dTpwQHNz");
         let err = |url: &str| Http::from_url(url).err().expect("should be refused");
         assert!(err("ftp://h/").contains("unknown scheme"));
+        assert!(err("https://h/#frag").contains("unknown TLS setting (expected"));
         err("http://");
+        let u = Http::from_unix_url("http+unix://%2Frun%2Fapp.sock/health?x=1").unwrap();
+        assert_eq!(u.unix_socket.as_deref(), Some("/run/app.sock"));
+        assert_eq!(u.uri.to_string(), "http://localhost/health?x=1");
+        let u = Http::from_unix_url("http+unix://%2Frun%2Fapp.sock").unwrap();
+        assert_eq!(u.uri.to_string(), "http://localhost/");
+        assert!(Http::from_unix_url("http+unix://app.sock/").is_err());
         let e = err("http://u:secret@ho st/");
         assert!(!e.contains("secret"), "{e}");
     }

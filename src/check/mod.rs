@@ -5,7 +5,9 @@
 //! table that `berth wait` and `run --wait` use).
 
 pub mod attempt;
-pub mod db_tls;
+pub mod file;
+pub mod grpc;
+pub mod h2;
 pub mod http;
 pub mod postgres;
 pub mod redis;
@@ -19,8 +21,7 @@ use crate::cli::{CheckArgs, CheckKind};
 use crate::exit;
 pub use attempt::Attempt;
 
-/// The default bound on one attempt, all phases included.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+pub use crate::options::DEFAULT_CHECK_TIMEOUT as DEFAULT_TIMEOUT;
 
 /// One kind of health check, configured and ready to run.
 pub trait Probe: Send + Sync {
@@ -50,9 +51,12 @@ pub fn from_url(url: &str) -> Result<Arc<dyn Probe>, String> {
         Some("http" | "https") => Ok(Arc::new(http::Http::from_url(url)?)),
         Some("postgres" | "postgresql") => Ok(Arc::new(postgres::Postgres::from_url(url)?)),
         Some("redis" | "rediss") => Ok(Arc::new(redis::Redis::from_url(url)?)),
+        Some("http+unix") => Ok(Arc::new(http::Http::from_unix_url(url)?)),
+        Some("grpc" | "grpcs") => Ok(Arc::new(grpc::Grpc::from_url(url)?)),
         Some("tcp") => Ok(Arc::new(tcp::Tcp::from_url(url)?)),
+        Some("file") => Ok(Arc::new(file::File::from_url(url)?)),
         Some(other) => Err(format!(
-            "unknown scheme '{other}://' (use http, https, postgres, postgresql, redis, rediss or tcp)"
+            "unknown scheme '{other}://' (use http, https, http+unix, postgres, postgresql, redis, rediss, grpc, grpcs, tcp or file)"
         )),
         None => Err(format!(
             "'{}' is not a URL: expected e.g. tcp://db:5432 or http://api:8000/health",
@@ -73,12 +77,9 @@ pub fn run_once(probe: Arc<dyn Probe>, timeout: Duration) -> Outcome {
     let attempt = Attempt::new(start + timeout);
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = attempt.clone();
-    let spawned = std::thread::Builder::new()
-        .name("attempt".into())
-        .spawn(move || {
-            crate::init::signals::block_in_thread();
-            let _ = tx.send(probe.probe(&worker));
-        });
+    let spawned = crate::sys::thread::spawn("attempt", move || {
+        let _ = tx.send(probe.probe(&worker));
+    });
     let result = match spawned {
         Err(e) => Err(format!("cannot start the check: {e}")),
         Ok(_) => match rx.recv_timeout(timeout) {
@@ -115,7 +116,9 @@ pub fn main(args: CheckArgs) -> u8 {
             postgres::Postgres::from_args(a).map(|(p, t)| (Arc::new(p) as _, t))
         }
         CheckKind::Redis(a) => redis::Redis::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
+        CheckKind::Grpc(a) => grpc::Grpc::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
         CheckKind::Tcp(a) => tcp::Tcp::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
+        CheckKind::File(a) => file::File::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
     };
     let (probe, timeout) = match built {
         Ok(b) => b,
@@ -124,14 +127,10 @@ pub fn main(args: CheckArgs) -> u8 {
             return exit::UNHEALTHY;
         }
     };
-    let timeout = match timeout.as_deref().map(crate::options::parse_duration) {
-        None => DEFAULT_TIMEOUT,
-        Some(Ok(t)) if !t.is_zero() => t,
-        Some(_) => {
-            crate::log::error(format_args!(
-                "check: --timeout '{}' is not a duration; use e.g. 500ms, 3s",
-                timeout.unwrap_or_default()
-            ));
+    let timeout = match crate::options::check_timeout(timeout.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::log::error(format_args!("check: {e}"));
             return exit::UNHEALTHY;
         }
     };

@@ -7,18 +7,18 @@
 //! IPv6 literals are the same as for every other check. The SSL request is
 //! ours too: tokio-postgres knows only disable/prefer/require, and doing it
 //! here gives verify-ca/verify-full over rustls and precise reasons ("server
-//! does not support SSL"). The tokio runtime is built only when this check
-//! runs, on the attempt's thread.
-
-use std::sync::Arc;
+//! does not support SSL"). TLS settings come as libpq takes them: `sslmode`,
+//! `sslrootcert`, `sslcert`, `sslkey` in the URL, `PGSSL*` in the
+//! environment. The tokio runtime is built only when this check runs, on
+//! the attempt's thread.
 
 use percent_encoding::percent_decode_str;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_postgres::config::Host;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
-use super::db_tls::{self, Verify};
 use super::tcp::{self, join_host_port};
+use super::tls::{self, Peer, Tls, TlsOptions};
 use super::{Attempt, Probe};
 use crate::cli::PostgresArgs;
 use crate::target::redact;
@@ -74,8 +74,9 @@ pub struct Postgres {
     password: Option<String>,
     dbname: Option<String>,
     sslmode: SslMode,
-    /// Built up front, so a bad CA file is reported before connecting.
-    tls: Option<Arc<rustls::ClientConfig>>,
+    /// Read up front, so a bad CA, certificate or key file is reported
+    /// before connecting.
+    tls: Option<Tls>,
     query: String,
     ping: bool,
     primary: bool,
@@ -110,7 +111,7 @@ impl Postgres {
         let env = |name: &str| crate::env::var(name).map_err(|e| e.to_string());
         let shown_url = url.map(redact);
         let mut sslmode = None;
-        let mut sslrootcert = None;
+        let mut ssl = SslParams::default();
         let config = match url {
             None => tokio_postgres::Config::new(),
             Some(url) => {
@@ -120,11 +121,11 @@ impl Postgres {
                         "'{shown}' is not a postgres:// or postgresql:// URL"
                     ));
                 }
-                let (url, ssl) = take_ssl_params(url)?;
-                if let Some(mode) = ssl.mode {
-                    sslmode = Some(SslMode::parse(&mode, "sslmode")?);
+                let (url, params) = take_ssl_params(url)?;
+                if let Some(mode) = &params.mode {
+                    sslmode = Some(SslMode::parse(mode, "sslmode")?);
                 }
-                sslrootcert = ssl.rootcert;
+                ssl = params;
                 url.parse::<tokio_postgres::Config>()
                     .map_err(|e| format!("'{shown}' is not a valid PostgreSQL URL: {e}"))?
             }
@@ -168,26 +169,55 @@ impl Postgres {
             Some(d) => Some(d.to_string()),
             None => env("PGDATABASE")?,
         };
+        let rootcert = match (flags.cacert, ssl.rootcert) {
+            (Some(c), _) | (None, Some(c)) => Some(c),
+            (None, None) => env("PGSSLROOTCERT")?,
+        };
+        // "system" is libpq's word (16+) for the system's trusted roots; it
+        // makes verify-full the default and refuses weaker modes.
+        let system = rootcert.as_deref() == Some("system");
         let sslmode = match sslmode {
             Some(m) => m,
             None => match env("PGSSLMODE")? {
                 Some(m) => SslMode::parse(&m, "PGSSLMODE")?,
+                None if system => SslMode::VerifyFull,
                 None => SslMode::Prefer,
             },
         };
-        let cacert = match (flags.cacert, sslrootcert) {
-            (Some(c), _) | (None, Some(c)) => Some(c),
-            (None, None) => env("PGSSLROOTCERT")?,
+        if system && sslmode != SslMode::VerifyFull && sslmode != SslMode::Disable {
+            return Err(format!(
+                "sslmode={} may not be used with sslrootcert=system (use verify-full)",
+                sslmode.name()
+            ));
+        }
+        let cacert = rootcert.filter(|_| !system);
+        let cert = match ssl.cert {
+            Some(c) => Some(c),
+            None => env("PGSSLCERT")?,
         };
-        // "system" is libpq's word for the system's trusted roots.
-        let cacert = cacert.filter(|c| c != "system");
+        let key = match ssl.key {
+            Some(k) => Some(k),
+            None => env("PGSSLKEY")?,
+        };
+        // libpq: with a root certificate file, require checks the chain as
+        // verify-ca does (kept for compatibility with old servers' setups).
+        let verify_chain = match sslmode {
+            SslMode::Disable | SslMode::Prefer => false,
+            SslMode::Require => cacert.is_some(),
+            SslMode::VerifyCa | SslMode::VerifyFull => true,
+        };
         let tls = match sslmode {
             SslMode::Disable => None,
-            SslMode::Prefer | SslMode::Require => {
-                Some(db_tls::client_config(Verify::Nothing, None)?)
-            }
-            SslMode::VerifyCa => Some(db_tls::client_config(Verify::Chain, cacert.as_deref())?),
-            SslMode::VerifyFull => Some(db_tls::client_config(Verify::Full, cacert.as_deref())?),
+            _ => Some(Tls::new(&TlsOptions {
+                insecure: !verify_chain,
+                skip_name: sslmode != SslMode::VerifyFull,
+                system_roots: cacert.is_none(),
+                cacert,
+                cert,
+                key,
+                names: tls::LIBPQ,
+                ..TlsOptions::default()
+            })?),
         };
 
         let shown = shown_url.unwrap_or_else(|| {
@@ -218,10 +248,12 @@ impl Postgres {
 struct SslParams {
     mode: Option<String>,
     rootcert: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
 }
 
-/// Takes `sslmode` and `sslrootcert` out of the URL's query: tokio-postgres
-/// rejects verify-ca/verify-full and sslrootcert, and they are ours to handle.
+/// Takes the TLS parameters out of the URL's query: tokio-postgres rejects
+/// verify-ca/verify-full and the file parameters, and they are ours to handle.
 fn take_ssl_params(url: &str) -> Result<(String, SslParams), String> {
     let mut params = SslParams::default();
     let Some((base, query)) = url.split_once('?') else {
@@ -239,6 +271,8 @@ fn take_ssl_params(url: &str) -> Result<(String, SslParams), String> {
         match key {
             "sslmode" => params.mode = Some(decoded()?),
             "sslrootcert" => params.rootcert = Some(decoded()?),
+            "sslcert" => params.cert = Some(decoded()?),
+            "sslkey" => params.key = Some(decoded()?),
             _ => kept.push(pair),
         }
     }
@@ -269,20 +303,21 @@ impl Probe for Postgres {
 
 impl Postgres {
     async fn run(&self, attempt: &Attempt) -> Result<String, String> {
-        let stream = self.open(attempt).await?;
-        self.session(stream, attempt).await
+        let (stream, peer) = self.open(attempt).await?;
+        self.session(stream, peer.as_ref(), attempt).await
     }
 
     /// Connects and negotiates TLS as `sslmode` says; the stream is ready
-    /// for the startup message.
-    async fn open(&self, attempt: &Attempt) -> Result<Box<dyn Stream>, String> {
+    /// for the startup message. The peer, if TLS is on, words the TLS
+    /// failures that come later (a refused client certificate in TLS 1.3).
+    async fn open(&self, attempt: &Attempt) -> Result<(Box<dyn Stream>, Option<Peer>), String> {
         if self.host.starts_with('/') {
             // libpq never uses TLS on a local socket either.
-            return Ok(Box::new(self.connect_local(attempt)?));
+            return Ok((Box::new(self.connect_local(attempt)?), None));
         }
         let mut socket = self.connect(attempt)?;
         let Some(tls) = &self.tls else {
-            return Ok(Box::new(socket));
+            return Ok((Box::new(socket), None));
         };
 
         attempt.phase("waiting for the reply to the SSL request");
@@ -292,7 +327,7 @@ impl Postgres {
         socket.read_exact(&mut answer).await.map_err(io)?;
         match answer[0] {
             b'S' => {}
-            b'N' if self.sslmode == SslMode::Prefer => return Ok(Box::new(socket)),
+            b'N' if self.sslmode == SslMode::Prefer => return Ok((Box::new(socket), None)),
             b'N' => {
                 return Err(format!(
                     "server does not support SSL (sslmode={})",
@@ -310,17 +345,15 @@ impl Postgres {
         }
 
         attempt.phase("during the TLS handshake");
-        let name = db_tls::server_name(&self.host)?;
-        let connector = tokio_rustls::TlsConnector::from(tls.clone());
-        match connector.connect(name, socket).await {
-            Ok(stream) => Ok(Box::new(stream)),
+        let peer = tls.peer(&self.host)?;
+        let connector = tokio_rustls::TlsConnector::from(peer.config.clone());
+        match connector.connect(peer.name.clone(), socket).await {
+            Ok(stream) => Ok((Box::new(stream), Some(peer))),
             // libpq's prefer: a failed handshake is retried without TLS.
-            Err(_) if self.sslmode == SslMode::Prefer => Ok(Box::new(self.connect(attempt)?)),
-            Err(e) => Err(db_tls::reason(
-                &e,
-                &self.host,
-                "use --cacert or sslmode=require",
-            )),
+            Err(_) if self.sslmode == SslMode::Prefer => {
+                Ok((Box::new(self.connect(attempt)?), None))
+            }
+            Err(e) => Err(peer.handshake_reason(&e, &[])),
         }
     }
 
@@ -366,13 +399,13 @@ impl Postgres {
     /// A logged-in session whose connection runs on the current (tokio)
     /// runtime: what `--pre-lock` holds its advisory lock on.
     pub async fn client(&self, attempt: &Attempt) -> Result<tokio_postgres::Client, String> {
-        let stream = self.open(attempt).await?;
+        let (stream, peer) = self.open(attempt).await?;
         attempt.phase("during login");
         let (client, connection) = self
             .config()
             .connect_raw(stream, NoTls)
             .await
-            .map_err(|e| self.error_reason(&e))?;
+            .map_err(|e| self.error_reason(&e, peer.as_ref()))?;
         tokio::spawn(connection);
         Ok(client)
     }
@@ -393,20 +426,25 @@ impl Postgres {
     }
 
     /// Startup, authentication, then the query (unless `--ping`).
-    async fn session(&self, stream: Box<dyn Stream>, attempt: &Attempt) -> Result<String, String> {
+    async fn session(
+        &self,
+        stream: Box<dyn Stream>,
+        peer: Option<&Peer>,
+        attempt: &Attempt,
+    ) -> Result<String, String> {
         attempt.phase("during login");
         let connected = self.config().connect_raw(stream, NoTls).await;
         if self.ping {
-            return self.ping_verdict(connected.err());
+            return self.ping_verdict(connected.err(), peer);
         }
-        let (client, connection) = connected.map_err(|e| self.error_reason(&e))?;
+        let (client, connection) = connected.map_err(|e| self.error_reason(&e, peer))?;
         tokio::spawn(connection);
 
         attempt.phase("waiting for the query's reply");
         let messages = client
             .simple_query(&self.query)
             .await
-            .map_err(|e| self.error_reason(&e))?;
+            .map_err(|e| self.error_reason(&e, peer))?;
         let rows = messages
             .iter()
             .filter(|m| matches!(m, SimpleQueryMessage::Row(_)))
@@ -420,7 +458,7 @@ impl Postgres {
             let messages = client
                 .simple_query("SELECT pg_is_in_recovery()")
                 .await
-                .map_err(|e| self.error_reason(&e))?;
+                .map_err(|e| self.error_reason(&e, peer))?;
             let in_recovery = messages.iter().any(|m| match m {
                 SimpleQueryMessage::Row(row) => row.get(0) == Some("t"),
                 _ => false,
@@ -436,7 +474,11 @@ impl Postgres {
     /// pg_isready's reading: any answer from a server that is not starting
     /// up, shutting down or refusing connections (SQLSTATE 57P03) is "up",
     /// including a failed login.
-    fn ping_verdict(&self, error: Option<tokio_postgres::Error>) -> Result<String, String> {
+    fn ping_verdict(
+        &self,
+        error: Option<tokio_postgres::Error>,
+        peer: Option<&Peer>,
+    ) -> Result<String, String> {
         let Some(e) = error else {
             return Ok("accepting connections".into());
         };
@@ -449,13 +491,18 @@ impl Postgres {
         if is_password_demand(&e) {
             return Ok("accepting connections".into());
         }
-        Err(self.error_reason(&e))
+        Err(self.error_reason(&e, peer))
     }
 
-    fn error_reason(&self, e: &tokio_postgres::Error) -> String {
+    fn error_reason(&self, e: &tokio_postgres::Error, peer: Option<&Peer>) -> String {
         if let Some(db) = e.as_db_error() {
             return match db.code().code() {
                 "28P01" => format!("authentication failed for user {}", self.user),
+                // pg_hba.conf's cert method (or clientcert=verify-*) and no
+                // certificate offered.
+                "28000" if db.message().contains("requires a valid client certificate") => {
+                    tls::client_cert_required(&tls::LIBPQ)
+                }
                 "28000" => format!("login rejected: {}", db.message()),
                 "57P03" => with_detail(db),
                 "3D000" | "3F000" | "53300" | "42501" => db.message().to_string(),
@@ -472,6 +519,9 @@ impl Postgres {
         if let Some(io) =
             std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>())
         {
+            if let Some(reason) = peer.and_then(|p| p.after_handshake(io)) {
+                return reason;
+            }
             return self.io_reason(io);
         }
         if text.starts_with("authentication error") {

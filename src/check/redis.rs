@@ -1,21 +1,24 @@
 //! Redis: `PING` must answer `PONG`, after `AUTH` and `SELECT` when the URL
 //! asks for them, and optionally the server must have a given role.
 //!
-//! The redis crate parses the URL, encodes the commands and decodes the
-//! replies; the socket and TLS are ours, so that every phase is bounded by
-//! the attempt and named in a timeout, and so `rediss://` shares the rustls
-//! setup (ring, `--cacert`, `--insecure`) with the other checks instead of
-//! the crate's TLS, which would bring its own root loading.
+//! Everything here is berth's own: the URL parsing, the three commands, and
+//! a small RESP reply reader (the redis crate would cost about 140 kB of
+//! the binary for them; it stays the reference the reader is fuzzed
+//! against). The socket and TLS are ours too, so that every phase is bounded
+//! by the attempt and named in a timeout, and `rediss://` shares the TLS
+//! module (trust, client certificates, reasons) with the other checks. TLS
+//! settings come from the flags or, for wait targets, from the URL fragment
+//! (`#cacert=...&cert=...&key=...`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use percent_encoding::percent_decode_str;
 use resp::Reply;
 
-use super::db_tls::{self, Verify};
-use super::tcp::{self, join_host_port};
+use super::tcp;
+use super::tls::{Peer, Tls, TlsOptions};
 use super::{Attempt, Probe};
 use crate::cli::RedisArgs;
 use crate::target::redact;
@@ -33,9 +36,9 @@ pub struct Redis {
     url: String,
     host: String,
     port: u16,
-    /// `rediss://`: the client configuration, built up front so a bad
-    /// `--cacert` is reported before any connection.
-    tls: Option<Arc<rustls::ClientConfig>>,
+    /// `rediss://`: the TLS settings, read up front so a bad `--cacert`,
+    /// `--cert` or `--key` is reported before any connection.
+    tls: Option<Tls>,
     username: Option<String>,
     password: Option<String>,
     db: i64,
@@ -51,27 +54,29 @@ impl Redis {
             Some(other) => return Err(format!("--role '{other}': expected master or replica")),
         };
         let url = args.url.unwrap_or_else(|| DEFAULT_URL.to_string());
-        let redis = Redis::parse(&url, role, args.insecure, args.cacert.as_deref())?;
+        let flags = TlsOptions::from_flags(
+            args.insecure,
+            args.cacert,
+            args.cert,
+            args.key,
+            args.servername,
+        );
+        let redis = Redis::parse(&url, role, flags)?;
         Ok((redis, args.timeout))
     }
 
     /// `redis://` or `rediss://`, as `berth wait` gets it.
     pub fn from_url(url: &str) -> Result<Redis, String> {
-        Redis::parse(url, None, false, None)
+        Redis::parse(url, None, TlsOptions::default())
     }
 
-    fn parse(
-        url: &str,
-        role: Option<Role>,
-        insecure: bool,
-        cacert: Option<&str>,
-    ) -> Result<Redis, String> {
+    fn parse(url: &str, role: Option<Role>, flags: TlsOptions) -> Result<Redis, String> {
         let shown = redact(url);
         let url_parts =
             parse_url(url).map_err(|why| format!("'{shown}' is not a Redis URL: {why}"))?;
         let UrlParts {
             tls,
-            insecure: url_insecure,
+            tls_options,
             host,
             port,
             username,
@@ -83,12 +88,7 @@ impl Redis {
             None => crate::env::var("REDISCLI_AUTH").map_err(|e| e.to_string())?,
         };
         let tls = if tls {
-            let verify = if insecure || url_insecure {
-                Verify::Nothing
-            } else {
-                Verify::Full
-            };
-            Some(db_tls::client_config(verify, cacert)?)
+            Some(Tls::new(&flags.or(tls_options))?)
         } else {
             None
         };
@@ -120,9 +120,28 @@ impl Probe for Redis {
         let control = tcp
             .try_clone()
             .map_err(|e| format!("socket: {}", crate::exit::io_reason(&e)))?;
+        // Why TLS failed a read or write, once connected: a TLS 1.3 server
+        // refuses a client certificate with its first reply.
+        let tls_failure = Arc::new(Mutex::new(None));
         let stream: Box<dyn Stream> = match &self.tls {
             None => Box::new(tcp),
-            Some(config) => Box::new(self.handshake(config.clone(), tcp, &control, attempt)?),
+            Some(tls) => {
+                let peer = tls.peer(&self.host)?;
+                set_timeouts(&control, attempt);
+                let stream = peer.handshake(tcp, attempt)?;
+                Box::new(Watched {
+                    stream,
+                    peer,
+                    failure: tls_failure.clone(),
+                })
+            }
+        };
+        let why = |reason: String| {
+            tls_failure
+                .lock()
+                .ok()
+                .and_then(|mut f| f.take())
+                .unwrap_or(reason)
         };
 
         // Everything in one write: one round trip, whatever was asked for.
@@ -149,13 +168,13 @@ impl Probe for Redis {
         attempt.phase("while sending the request");
         set_timeouts(&control, attempt);
         let mut stream = std::io::BufReader::new(stream);
-        send(stream.get_mut(), &request)?;
+        send(stream.get_mut(), &request).map_err(why)?;
 
         attempt.phase("waiting for the reply");
         let mut role = None;
         for command in expect {
             set_timeouts(&control, attempt);
-            match (command, resp::read(&mut stream)?) {
+            match (command, resp::read(&mut stream).map_err(why)?) {
                 // An ACL user may lack ROLE; INFO says the same.
                 ("ROLE", Reply::Error(e)) if e.starts_with("NOPERM") => {
                     request.clear();
@@ -217,34 +236,40 @@ impl Probe for Redis {
     }
 }
 
-impl Redis {
-    fn handshake(
-        &self,
-        config: Arc<rustls::ClientConfig>,
-        mut tcp: TcpStream,
-        control: &TcpStream,
-        attempt: &Attempt,
-    ) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, String> {
-        attempt.phase("during the TLS handshake");
-        set_timeouts(control, attempt);
-        let mut conn = rustls::ClientConnection::new(config, db_tls::server_name(&self.host)?)
-            .map_err(|e| format!("TLS: {e}"))?;
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp).map_err(|e| {
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) {
-                    format!(
-                        "timed out during the TLS handshake with {}",
-                        join_host_port(&self.host, self.port)
-                    )
-                } else {
-                    db_tls::reason(&e, &self.host, "use --cacert or --insecure")
-                }
-            })?;
+/// A TLS stream that keeps the reason TLS gives for a failed read or write.
+struct Watched<S> {
+    stream: S,
+    peer: Peer,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl<S> Watched<S> {
+    fn note<T>(&self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result {
+            if let (Some(reason), Ok(mut f)) = (self.peer.after_handshake(e), self.failure.lock()) {
+                f.get_or_insert(reason);
+            }
         }
-        Ok(rustls::StreamOwned::new(conn, tcp))
+        result
+    }
+}
+
+impl<S: Read> Read for Watched<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let r = self.stream.read(buf);
+        self.note(r)
+    }
+}
+
+impl<S: Write> Write for Watched<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.stream.write(buf);
+        self.note(r)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.stream.flush();
+        self.note(r)
     }
 }
 
@@ -288,11 +313,12 @@ fn clip(s: &str) -> String {
 }
 
 /// What a `redis://` URL says.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 struct UrlParts {
     tls: bool,
-    /// `rediss://...#insecure`, the redis crate's spelling of --insecure.
-    insecure: bool,
+    /// From the fragment: `#insecure` (the redis crate's spelling of
+    /// --insecure), `#cacert=FILE&cert=FILE&key=FILE&servername=NAME`.
+    tls_options: TlsOptions,
     host: String,
     port: u16,
     username: Option<String>,
@@ -314,11 +340,7 @@ fn parse_url(url: &str) -> Result<UrlParts, String> {
         other => return Err(format!("'{other}://' is not redis:// or rediss://")),
     };
     let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
-    let insecure = match fragment {
-        "" => false,
-        "insecure" => true,
-        other => return Err(format!("unknown fragment #{other} (only #insecure)")),
-    };
+    let tls_options = TlsOptions::from_fragment(fragment)?;
     // Query parameters (protocol=resp3) do not change what PING proves.
     let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
     // The last '@' ends the user info: a password may hold '/' or '@'.
@@ -364,7 +386,7 @@ fn parse_url(url: &str) -> Result<UrlParts, String> {
     };
     Ok(UrlParts {
         tls,
-        insecure,
+        tls_options,
         host,
         port,
         username,
@@ -388,9 +410,12 @@ mod tests {
         assert_eq!(p.username.as_deref(), Some("user"));
         assert_eq!(p.password.as_deref(), Some("p@ss/w"));
         assert_eq!(
-            (p.host.as_str(), p.port, p.db, p.tls, p.insecure),
+            (p.host.as_str(), p.port, p.db, p.tls, p.tls_options.insecure),
             ("cache", 6379, 3, true, true)
         );
+        let p = parse_url("rediss://cache#cacert=/ca.pem&cert=/c.pem&key=/k.pem").unwrap();
+        assert_eq!(p.tls_options.key.as_deref(), Some("/k.pem"));
+        assert!(parse_url("rediss://cache#nonsense").is_err());
         let p = parse_url("redis://:pw@[::1]:7000/0").unwrap();
         assert_eq!(
             (p.username, p.password.as_deref(), p.host.as_str(), p.port),
@@ -400,6 +425,8 @@ mod tests {
         assert!(parse_url("redis://h/x").is_err());
         assert!(parse_url("http://h").is_err());
         assert!(parse_url("redis://").is_err());
+        let e = parse_url("redis://app:#s3cret@db:6379").unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
     }
 }
 
@@ -407,7 +434,7 @@ mod tests {
 /// reply. (The redis crate's codec is built on a parser-combinator library
 /// and costs about 100 kB in the static binary; PING, AUTH, SELECT and ROLE
 /// need a few dozen lines.) <https://redis.io/docs/latest/develop/reference/protocol-spec/>
-mod resp {
+pub mod resp {
     use std::io::{BufRead, Read};
 
     /// Longest line or bulk string accepted: replies here are short, and a

@@ -2,6 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use super::{Attempt, Probe};
@@ -20,7 +21,14 @@ impl Tcp {
     /// `tcp://HOST:PORT`, as `berth wait` gets it.
     pub fn from_url(url: &str) -> Result<Tcp, String> {
         let rest = &url[url.find("://").map_or(0, |i| i + 3)..];
-        Tcp::parse(rest.trim_end_matches('/'))
+        // The message shows the URL redacted: "tcp://user:pw@db:5432" is
+        // no HOST:PORT, and must not print the password saying so.
+        Tcp::parse(rest.trim_end_matches('/')).map_err(|_| {
+            format!(
+                "'{}' is not tcp://HOST:PORT (IPv6 as [::1]:5432)",
+                crate::target::redact(url)
+            )
+        })
     }
 
     fn parse(address: &str) -> Result<Tcp, String> {
@@ -77,7 +85,14 @@ pub fn resolve(host: &str, port: u16, attempt: &Attempt) -> Result<Vec<SocketAdd
     attempt.phase("while resolving the name");
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|_| format!("name resolution failed for {host}"))?
+        .map_err(|e| {
+            // The C library's reason ("Name does not resolve", "Temporary
+            // failure in name resolution") tells a missing name from a DNS
+            // server that gave no usable answer.
+            let text = e.to_string();
+            let why = text.rsplit(": ").next().unwrap_or_default();
+            format!("name resolution failed for {host}: {why}")
+        })?
         .collect();
     if addrs.is_empty() {
         return Err(format!("name resolution failed for {host}: no addresses"));
@@ -119,14 +134,29 @@ pub fn connect_addrs(addrs: &[SocketAddr], attempt: &Attempt) -> Result<TcpStrea
 /// kind of server answered ("it speaks TLS", "not an HTTP server").
 #[derive(Debug)]
 pub struct Bounded {
-    stream: TcpStream,
+    stream: Sock,
     deadline: Instant,
     first: [u8; 8],
     seen: usize,
 }
 
+/// TCP, or a Unix-domain socket (`check http --unix-socket`).
+#[derive(Debug)]
+enum Sock {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
 impl Bounded {
     pub fn new(stream: TcpStream, attempt: &Attempt) -> Bounded {
+        Bounded::with(Sock::Tcp(stream), attempt)
+    }
+
+    pub fn unix(stream: UnixStream, attempt: &Attempt) -> Bounded {
+        Bounded::with(Sock::Unix(stream), attempt)
+    }
+
+    fn with(stream: Sock, attempt: &Attempt) -> Bounded {
         Bounded {
             stream,
             deadline: attempt.deadline(),
@@ -152,8 +182,17 @@ impl Bounded {
 
 impl Read for Bounded {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.set_read_timeout(Some(self.left()?))?;
-        let n = self.stream.read(buf)?;
+        let left = Some(self.left()?);
+        let n = match &mut self.stream {
+            Sock::Tcp(s) => {
+                s.set_read_timeout(left)?;
+                s.read(buf)?
+            }
+            Sock::Unix(s) => {
+                s.set_read_timeout(left)?;
+                s.read(buf)?
+            }
+        };
         let keep = n.min(self.first.len() - self.seen);
         self.first[self.seen..self.seen + keep].copy_from_slice(&buf[..keep]);
         self.seen += keep;
@@ -163,13 +202,35 @@ impl Read for Bounded {
 
 impl Write for Bounded {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.set_write_timeout(Some(self.left()?))?;
-        self.stream.write(buf)
+        let left = Some(self.left()?);
+        match &mut self.stream {
+            Sock::Tcp(s) => {
+                s.set_write_timeout(left)?;
+                s.write(buf)
+            }
+            Sock::Unix(s) => {
+                s.set_write_timeout(left)?;
+                s.write(buf)
+            }
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Connects to the Unix-domain socket at `path`.
+pub fn connect_unix(path: &str, attempt: &Attempt) -> Result<UnixStream, String> {
+    attempt.phase("while connecting");
+    UnixStream::connect(path).map_err(|e| {
+        use std::io::ErrorKind::*;
+        match e.kind() {
+            NotFound => format!("no such socket: {path}"),
+            ConnectionRefused => format!("connection refused by {path} (nobody listening)"),
+            _ => format!("cannot connect to {path}: {}", crate::exit::io_reason(&e)),
+        }
+    })
 }
 
 fn connect_reason(e: &std::io::Error, addr: SocketAddr) -> String {
@@ -196,5 +257,18 @@ mod tests {
         assert_eq!(split_host_port(":80"), None);
         assert_eq!(split_host_port("db:99999"), None);
         assert_eq!(join_host_port("::1", 80), "[::1]:80");
+    }
+
+    /// Found by the fuzz target `urls`: the error printed the password.
+    #[test]
+    fn bad_url_error_hides_the_password() {
+        let Err(e) = Tcp::from_url("tcp://u:pa?ss#x@host/x?y=1") else {
+            panic!("not HOST:PORT")
+        };
+        assert!(!e.contains("pa?ss"), "{e}");
+        assert_eq!(
+            e,
+            "'tcp://u:****@host/x?y=1' is not tcp://HOST:PORT (IPv6 as [::1]:5432)"
+        );
     }
 }

@@ -1,7 +1,5 @@
 //! berth check redis, against real Redis servers.
 
-use std::time::Duration;
-
 use super::check_postgres::check;
 use crate::support::redis::*;
 use crate::support::*;
@@ -176,11 +174,6 @@ fn hostile_peers() {
         &[],
     );
     run.unhealthy("timed out waiting for the reply", &[secret]);
-    assert!(
-        run.took < Duration::from_millis(1500),
-        "took {:?}",
-        run.took
-    );
     check(&["redis", &url(hostile::garbage())], &[]).unhealthy("not a Redis server", &[secret]);
     check(&["redis", &url(hostile::closer())], &[]).unhealthy("not a Redis server", &[secret]);
     let pg = crate::support::postgres::primary().port;
@@ -199,9 +192,4 @@ fn hostile_peers() {
         &[],
     );
     run.unhealthy("timed out during the TLS handshake", &[secret]);
-    assert!(
-        run.took < Duration::from_millis(1500),
-        "took {:?}",
-        run.took
-    );
 }

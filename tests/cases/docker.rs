@@ -131,8 +131,10 @@ fn docker_stop_reaches_the_app_through_berth() {
     let logs = d.logs(&drain);
     assert!(logs.contains("draining\ndrained\n"), "{logs}");
     assert_eq!(drain_code, 0, "the app's own exit code");
+    // Exit 0, not docker's SIGKILL (137) at its 10 s stop timeout: the
+    // signal reached the app, which drained and exited by itself.
     assert!(
-        drain_took >= Duration::from_millis(300) && drain_took < Duration::from_secs(3),
+        drain_took >= Duration::from_millis(300),
         "docker stop took {drain_took:?}; the app drains for 300 ms"
     );
 
@@ -144,7 +146,6 @@ fn docker_stop_reaches_the_app_through_berth() {
     let httpd_took = timed_stop(&d, &httpd, &[]);
     let httpd_code = d.exit_code(&httpd, Duration::from_secs(5));
     assert_eq!(httpd_code, 128 + 15, "killed by the forwarded SIGTERM");
-    assert!(httpd_took < Duration::from_secs(3), "{httpd_took:?}");
 
     eprintln!(
         "docker stop with berth: draining app {drain_took:.2?} (exit {drain_code}), \
@@ -370,8 +371,8 @@ fn berth_under_docker_run_init_is_a_subreaper() {
     let took = timed_stop(&d, &c, &[]);
     let code = d.exit_code(&c, Duration::from_secs(5));
     eprintln!("docker stop with --init and berth: {took:.2?} (exit {code})");
+    // 143, not docker's SIGKILL (137) at its stop timeout.
     assert_eq!(code, 128 + 15);
-    assert!(took < Duration::from_secs(3), "{took:?}");
 }
 
 /// An image with redis-server and the shared libraries `ldd` lists, copied
@@ -580,7 +581,7 @@ fn example_yaml_files_parse_and_use_berth() {
     );
 }
 
-/// examples/Dockerfile.prebuilt makes the `berth` image from a built binary,
+/// The project's Dockerfile makes the `berth` image from a built binary,
 /// and examples/Dockerfile.add-berth copies /berth out of it into another
 /// image with a multi-stage `COPY --from=`.
 #[test]
@@ -591,7 +592,8 @@ fn example_dockerfiles_build_and_copy_berth_in() {
 
     let ctx = d.dir("prebuilt");
     std::fs::copy(crate::support::berth_path(), ctx.join("berth")).unwrap();
-    let dockerfile = std::fs::read_to_string(examples.join("Dockerfile.prebuilt")).unwrap();
+    let dockerfile =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile")).unwrap();
     let berth_image = d.build(&ctx, &dockerfile);
     let version = d.ok(&["run", "--rm", &berth_image, "--version"]);
     assert!(version.starts_with("berth "), "{version}");

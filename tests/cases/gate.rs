@@ -1,7 +1,7 @@
 //! The startup gate: berth wait, run --wait, --pre steps and --user.
 
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::pidns::{Pid1, log_lines, temp_dir};
 use crate::support::*;
@@ -17,23 +17,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts listening on `port` after `delay`; returns when it listened.
-fn listen_later(port: u16, delay: Duration) -> std::thread::JoinHandle<Instant> {
+/// Starts listening on `port` after `delay`; the listener lives as long as
+/// the handle's result, so berth can see it however slowly it runs.
+fn listen_later(port: u16, delay: Duration) -> std::thread::JoinHandle<TcpListener> {
     std::thread::spawn(move || {
         std::thread::sleep(delay); // the dependency's own start-up time
-        let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
-        let at = Instant::now();
-        // Keep it open long enough for berth to see it.
-        std::thread::spawn(move || {
-            let _keep = l;
-            std::thread::sleep(Duration::from_secs(5));
-        });
-        at
+        TcpListener::bind(("127.0.0.1", port)).unwrap()
     })
 }
 
+// How soon berth proceeds once a listener appears is measured in
+// bench/wait.sh, beside wait-for-it and dockerize: a timing threshold here
+// would fail on a loaded machine, not on a slow berth.
 #[test]
-fn wait_proceeds_soon_after_a_late_listener_appears() {
+fn wait_proceeds_after_a_late_listener_appears() {
     let port = free_port();
     let up = listen_later(port, Duration::from_millis(700));
     let out = output_bounded(
@@ -41,83 +38,74 @@ fn wait_proceeds_soon_after_a_late_listener_appears() {
             "wait",
             &format!("tcp://127.0.0.1:{port}"),
             "--timeout",
-            "10s",
+            "30s",
             "--",
             "echo",
             "started",
         ]),
         LIMIT,
     );
-    let done = Instant::now();
-    let appeared = up.join().unwrap();
+    let _listener = up.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "started\n");
-    let reaction = done.saturating_duration_since(appeared);
-    assert!(
-        reaction < Duration::from_millis(400),
-        "berth took {reaction:?} to notice the listener"
-    );
 }
 
 #[test]
 fn targets_are_waited_for_in_parallel() {
-    let (a, b) = (free_port(), free_port());
-    let start = Instant::now();
-    let ups = [
-        listen_later(a, Duration::from_millis(800)),
-        listen_later(b, Duration::from_millis(800)),
-    ];
+    // A listens only once B has been tried: waiting for A before trying B
+    // would never end. No clock involved.
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b_port = b.local_addr().unwrap().port();
+    let a_port = free_port();
+    let a = std::thread::spawn(move || {
+        b.set_nonblocking(true).unwrap();
+        let tried = wait_until(LIMIT, || b.accept().is_ok());
+        (tried, TcpListener::bind(("127.0.0.1", a_port)).unwrap(), b)
+    });
     let out = output_bounded(
         berth().args([
             "wait",
-            &format!("tcp://127.0.0.1:{a}"),
-            &format!("tcp://localhost:{b}"),
+            &format!("tcp://127.0.0.1:{a_port}"),
+            &format!("tcp://localhost:{b_port}"),
             "--timeout",
-            "10s",
+            "30s",
         ]),
         LIMIT,
     );
-    let took = start.elapsed();
-    for u in ups {
-        u.join().unwrap();
-    }
+    let (tried, _a, _b) = a.join().unwrap();
+    assert!(tried, "B was never tried");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    // Sequential waiting would take at least 1.6 s.
-    assert!(
-        took < Duration::from_millis(1400),
-        "took {took:?}: not parallel"
-    );
 }
 
 #[test]
 fn timeout_names_each_target_and_its_reason_and_never_runs_cmd() {
     let dir = temp_dir("wait-timeout");
     let marker = dir.join("ran");
-    let start = Instant::now();
+    let closer = crate::support::hostile::closer();
     let out = output_bounded(
         berth()
             .args([
                 "wait",
                 "tcp://127.0.0.1:1",
-                "tcp://no-such-host.invalid:80",
+                &format!("redis://127.0.0.1:{closer}"),
                 "--timeout",
-                "700ms",
+                "2s",
                 "--",
             ])
             .arg("touch")
             .arg(&marker),
         LIMIT,
     );
-    let took = start.elapsed();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(124), "{err}");
-    assert!(took < Duration::from_secs(3), "{took:?}");
     assert!(
         err.contains("tcp://127.0.0.1:1 never became ready: connection refused"),
         "{err}"
     );
     assert!(
-        err.contains("no-such-host.invalid:80 never became ready: name resolution failed"),
+        err.contains(&format!(
+            "redis://127.0.0.1:{closer} never became ready: connection closed before the reply (not a Redis server?)"
+        )),
         "{err}"
     );
     assert!(!marker.exists(), "CMD ran after a timeout");
@@ -214,10 +202,10 @@ fn sigterm_while_waiting_ends_berth_at_once_as_pid1() {
         &marker_s,
     ]);
     berth.signal(libc::SIGTERM);
-    let start = Instant::now();
+    // Bounded by LIMIT, well before the 60 s wait would end: 143 says the
+    // signal ended it, not the deadline.
     let (code, err) = berth.finish(LIMIT);
     assert_eq!(code, Some(143), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(2));
     assert!(!marker.exists(), "CMD started after SIGTERM");
 }
 
@@ -431,12 +419,15 @@ fn wait_runs_the_same_http_check_as_berth_check() {
     assert_eq!(text(&out.stdout), "up\n", "{}", text(&out.stderr));
     assert!(plain.hit_count() >= 1);
 
-    // A wrong status is "not ready", with the check's own reason.
+    // A wrong status is "not ready", with the check's own reason, also when
+    // the wait's deadline cuts the last attempt short (qemu-user needs
+    // longer for the first attempt: see `margin`).
+    let timeout = format!("{}ms", margin(Duration::from_millis(2000)).as_millis());
     let out = output_bounded(
         berth().args([
             "wait",
             "--timeout",
-            "600ms",
+            &timeout,
             &plain.url("http", "u:hunter2", "/status/503"),
         ]),
         LIMIT,
@@ -458,4 +449,155 @@ fn wait_runs_the_same_http_check_as_berth_check() {
         LIMIT,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// A Kubernetes initContainer or `docker run IMAGE berth wait ...`: berth
+/// wait is PID 1, and SIGTERM (docker stop, pod deletion) or SIGINT (Ctrl-C)
+/// must end it at once with 128 + N, not after the wait's own timeout.
+#[test]
+fn wait_as_pid1_ends_on_sigterm_and_sigint() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let dir = temp_dir("wait-pid1-signal");
+        let marker = dir.join("ran");
+        let marker_s = marker.to_string_lossy().into_owned();
+        // The wait would last 60 s, longer than LIMIT: only the signal can
+        // end it in time.
+        let berth = Pid1::start(&[
+            "wait",
+            "tcp://127.0.0.1:1",
+            "--timeout",
+            "60s",
+            "--",
+            "touch",
+            &marker_s,
+        ]);
+        berth.signal(signal);
+        let (code, err) = berth.finish(LIMIT);
+        assert_eq!(code, Some(128 + signal), "{err}");
+        assert!(
+            err.contains("stopped by SIG") && err.contains("while waiting for dependencies"),
+            "{err}"
+        );
+        assert!(!marker.exists(), "CMD ran after the signal");
+    }
+}
+
+/// Outside a PID namespace too, berth wait ends with 143 (its own exit
+/// code, not death by the signal), as `run --wait` does.
+#[test]
+fn wait_handles_sigterm_outside_a_namespace() {
+    let mut child = berth()
+        .args(["wait", "tcp://127.0.0.1:1", "--timeout", "60s"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            std::fs::read_to_string(&status).is_ok_and(|s| shows_berths_mask(&s))
+        }),
+        "berth wait never blocked its signals"
+    );
+    // SAFETY: kill has no memory arguments.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let code = wait_bounded(&mut child, LIMIT);
+    assert_eq!(code.code(), Some(143), "{code:?}");
+}
+
+/// CMD's arguments, pre-step commands and `wait -- CMD` are bytes, passed
+/// through untouched whatever their encoding (Latin-1 file names, say).
+#[test]
+fn arguments_pass_through_as_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    // Latin-1, stray bytes, and a valid character from the range berth's
+    // parser uses to carry bytes (U+10FF80), which must survive as itself.
+    let raw = OsStr::from_bytes(b"caf\xe9-\xff\xfe-\xf4\x8f\xbe\x80");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = format!("tcp://{}", listener.local_addr().unwrap());
+    let mut step = b"printf <%s> ".to_vec();
+    step.extend_from_slice(raw.as_bytes());
+    let cases: Vec<Vec<&OsStr>> = vec![
+        vec![
+            "run".as_ref(),
+            "--".as_ref(),
+            "printf".as_ref(),
+            "<%s>".as_ref(),
+            raw,
+        ],
+        // Without `--` too, as tini takes it.
+        vec!["run".as_ref(), "printf".as_ref(), "<%s>".as_ref(), raw],
+        vec![
+            "run".as_ref(),
+            "--pre".as_ref(),
+            OsStr::from_bytes(&step),
+            "--".as_ref(),
+            "true".as_ref(),
+        ],
+        vec![
+            "wait".as_ref(),
+            up.as_ref(),
+            "--".as_ref(),
+            "printf".as_ref(),
+            "<%s>".as_ref(),
+            raw,
+        ],
+    ];
+    for args in cases {
+        let out = output_bounded(berth().args(&args), LIMIT);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            out.stdout, b"<caf\xe9-\xff\xfe-\xf4\x8f\xbe\x80>",
+            "{args:?}"
+        );
+    }
+}
+
+/// berth's own flag values must be text: a clear usage error otherwise.
+#[test]
+fn own_flags_must_be_utf8() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let bad = OsStr::from_bytes(b"5\xffs");
+    for (args, code, needle) in [
+        (
+            vec![
+                "run".as_ref(),
+                "--grace".as_ref(),
+                bad,
+                "--".as_ref(),
+                "true".as_ref(),
+            ],
+            125,
+            "--grace: the value is not valid UTF-8",
+        ),
+        (
+            vec![
+                "wait".as_ref(),
+                "--timeout".as_ref(),
+                bad,
+                "tcp://127.0.0.1:1".as_ref(),
+            ],
+            125,
+            "argument 3 is not valid UTF-8",
+        ),
+        (
+            vec!["check".as_ref(), "tcp".as_ref(), bad],
+            1,
+            "argument 3 is not valid UTF-8",
+        ),
+    ] {
+        let out = output_bounded(berth().args(&args), LIMIT);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
 }

@@ -1,7 +1,14 @@
+mod check_file;
+mod check_grpc;
 mod check_http;
 mod check_postgres;
 mod check_redis;
+mod check_unix_http;
 mod docker;
+mod faults;
 mod gate;
 mod pre_lock;
 mod run;
+mod stack;
+mod stop_delay;
+mod tls;

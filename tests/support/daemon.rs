@@ -82,13 +82,6 @@ pub fn spawn(mut cmd: Command, signal: i32, log: &Path) -> u32 {
         .unwrap_or_else(|e| panic!("cannot start a test server: {e}"))
 }
 
-/// Stops one server now (and forgets it).
-pub fn stop(pid: u32, signal: i32) {
-    SERVERS.lock().unwrap().retain(|&(p, _)| p != pid);
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    unsafe { libc::kill(pid as i32, signal) };
-}
-
 /// A fresh directory for a server, removed when the tests end.
 pub fn temp_dir(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);

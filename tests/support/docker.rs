@@ -156,7 +156,12 @@ impl Docker {
                 // The classic builder: this engine has no BuildKit plugin,
                 // and scratch images need nothing else.
                 .env("DOCKER_BUILDKIT", "0")
-                .args(["build", "-q", "-t", &tag])
+                // No cache: every test builds the same base image at about
+                // the same time, and a cache hit on another test's image
+                // races with that test removing it when it ends ("No such
+                // image" while tagging: the Docker build that failed once on
+                // a fresh CI run).
+                .args(["build", "--no-cache", "-q", "-t", &tag])
                 .args(
                     build_args
                         .iter()
@@ -188,6 +193,13 @@ impl Docker {
             std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
         }
         std::fs::write(root.join("www/health"), "ok\n").unwrap();
+        // Content of its own, so no two tests' images share a layer either:
+        // one test's `docker rmi` never touches what another one built.
+        std::fs::write(
+            root.join("tmp/.berth-test-image"),
+            &ctx.to_string_lossy()[..],
+        )
+        .unwrap();
         self.build(&ctx, "FROM scratch\nCOPY rootfs/ /\n")
     }
 
@@ -294,7 +306,6 @@ pub fn poll(limit: Duration, cond: impl FnMut() -> bool) -> bool {
 #[derive(Debug, Clone)]
 pub struct Proc {
     pub pid: i32,
-    pub ppid: i32,
     /// R, S, D, Z (zombie), ...
     pub state: char,
     pub comm: String,
@@ -308,10 +319,8 @@ pub fn proc_stat(pid: i32) -> Option<Proc> {
     let close = stat.rfind(')')?;
     let mut rest = stat[close + 2..].split_whitespace();
     let state = rest.next()?.chars().next()?;
-    let ppid = rest.next()?.parse().ok()?;
     Some(Proc {
         pid,
-        ppid,
         state,
         comm: stat[open + 1..close].to_string(),
     })

@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-fn serve(handle: fn(std::net::TcpStream)) -> u16 {
+/// Serves every connection to a fresh 127.0.0.1 port with `handle`, one
+/// thread each, until the test process ends.
+pub fn serve(handle: impl Fn(std::net::TcpStream) + Send + Sync + Copy + 'static) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {

@@ -1,19 +1,69 @@
 //! Test support: the binary under test, bounded process runs, and waiting
 //! for conditions with a deadline (never a blind sleep).
 
-#![allow(dead_code)]
-
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The berth binary built by cargo for this test run.
+/// The berth binary under test: the one cargo built for this test run, or
+/// `BERTH_TEST_BIN` when set (scripts/test.sh points it at the aarch64
+/// release build, which runs under qemu-user through binfmt_misc).
 pub fn berth() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_berth"))
+    Command::new(berth_path())
 }
 
 pub fn berth_path() -> &'static str {
-    env!("CARGO_BIN_EXE_berth")
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| match std::env::var("BERTH_TEST_BIN") {
+        Ok(p) if !p.is_empty() => std::fs::canonicalize(&p)
+            .unwrap_or_else(|e| panic!("BERTH_TEST_BIN={p}: {e}"))
+            .to_string_lossy()
+            .into_owned(),
+        _ => env!("CARGO_BIN_EXE_berth").to_string(),
+    })
+}
+
+/// The target the binary under test was built for, from its ELF header's
+/// machine field.
+pub fn berth_target() -> &'static str {
+    let elf = std::fs::read(berth_path()).expect("read the berth binary");
+    match u16::from_le_bytes([elf[18], elf[19]]) {
+        62 => "x86_64-unknown-linux-musl",
+        183 => "aarch64-unknown-linux-musl",
+        m => panic!("berth binary for an unexpected ELF machine {m}"),
+    }
+}
+
+/// Whether the binary under test runs under qemu-user (another
+/// architecture's build), where some kernel interfaces are emulated
+/// partially: the tests that depend on them say which and why.
+pub fn under_qemu() -> bool {
+    !berth_target().starts_with(std::env::consts::ARCH)
+}
+
+/// Whether a /proc/PID/status text shows berth's own signal mask (every
+/// signal but KILL, STOP and the fault signals blocked). Under qemu-user the
+/// host mask is qemu's translation of the guest's: signals 1-31 are the
+/// same, the real-time ones are renumbered (and qemu keeps some for itself),
+/// so there only the standard ones are compared.
+pub fn shows_berths_mask(status: &str) -> bool {
+    let qemu = under_qemu();
+    status.lines().any(|l| match l.strip_prefix("SigBlk:\t") {
+        Some(m) if qemu => {
+            u64::from_str_radix(m, 16).is_ok_and(|m| m & 0x7fff_ffff == 0xbffb_fa07 & 0x7fff_ffff)
+        }
+        Some(m) => m == "ffffffffbffbfa07",
+        None => false,
+    })
+}
+
+/// The margin a bound on berth's own run time allows (a check ends within
+/// its timeout plus this). Under qemu-user the emulator first translates
+/// every code path berth takes (TLS, the protocol clients), which on a busy
+/// 2-core machine costs seconds, not milliseconds: there the margin is 4x.
+pub fn margin(native: Duration) -> Duration {
+    if under_qemu() { native * 4 } else { native }
 }
 
 /// Polls `cond` every 10 ms until it holds or `limit` passes.
@@ -91,8 +141,11 @@ pub fn text(b: &[u8]) -> String {
 pub mod certs;
 pub mod daemon;
 pub mod docker;
+pub mod faults;
+pub mod grpc;
 pub mod hostile;
 pub mod http;
 pub mod pidns;
 pub mod postgres;
 pub mod redis;
+pub mod stack;

@@ -144,15 +144,23 @@ fn psql(dir: &Path, port: u16, statements: &[&str]) {
     daemon::run(&mut cmd, "psql");
 }
 
+/// The user who logs in with a client certificate (pg_hba.conf `cert`).
+const CERT_USER: &str = super::certs::CLIENT_CN;
+
 /// The primary: SCRAM for `app`, md5 for `oldapp`, TLS with the test
-/// certificates, replication open to the standbys.
+/// certificates, `cert` logins (client certificate, user from its CN) for
+/// `certuser` over TLS, replication open to the standbys.
 pub fn primary() -> &'static Pg {
     static PRIMARY: OnceLock<Pg> = OnceLock::new();
     PRIMARY.get_or_init(|| {
         let certs = super::certs::certs();
         let dir = daemon::temp_dir("pg");
         let data = dir.join("data");
-        for (from, to) in [(&certs.cert, "server.pem"), (&certs.key, "server.key")] {
+        for (from, to) in [
+            (&certs.cert, "server.pem"),
+            (&certs.key, "server.key"),
+            (&certs.ca, "client-ca.pem"),
+        ] {
             std::fs::copy(from, dir.join(to)).unwrap();
         }
         std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -169,6 +177,8 @@ pub fn primary() -> &'static Pg {
             data.join("pg_hba.conf"),
             format!(
                 "local all postgres trust\n\
+                 hostssl all {CERT_USER} 127.0.0.0/8 cert\n\
+                 hostssl all {CERT_USER} ::1/128 cert\n\
                  host replication postgres 127.0.0.1/32 trust\n\
                  host all {MD5_USER} 127.0.0.0/8 md5\n\
                  host all {MD5_USER} ::1/128 md5\n\
@@ -182,10 +192,12 @@ pub fn primary() -> &'static Pg {
             "ssl=on",
             &format!("ssl_cert_file={}", dir.join("server.pem").display()),
             &format!("ssl_key_file={}", dir.join("server.key").display()),
+            &format!("ssl_ca_file={}", dir.join("client-ca.pem").display()),
         ], 0);
         psql(&dir, port, &[
             &format!("CREATE ROLE {APP_USER} LOGIN PASSWORD '{APP_PASSWORD}'"),
             &format!("CREATE DATABASE app OWNER {APP_USER}"),
+            &format!("CREATE ROLE {CERT_USER} LOGIN"),
             &format!("SET password_encryption = 'md5'; CREATE ROLE {MD5_USER} LOGIN PASSWORD '{MD5_PASSWORD}'"),
         ]);
         Pg { port, dir }

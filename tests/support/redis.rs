@@ -2,7 +2,7 @@
 //! use: a master with `requirepass`, an ACL user and a TLS port, and a
 //! replica of it without a password.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -20,7 +20,6 @@ pub const LIMITED_PASSWORD: &str = "lim-Pw-66re";
 pub struct Redis {
     pub port: u16,
     pub tls_port: u16,
-    pub dir: PathBuf,
 }
 
 fn cli(port: u16, args: &[&str]) -> Option<String> {
@@ -87,11 +86,7 @@ pub fn master() -> &'static Redis {
         start(&dir, &config, port, || {
             cli(port, &["-a", PASSWORD, "ping"]).as_deref() == Some("PONG")
         });
-        Redis {
-            port,
-            tls_port,
-            dir,
-        }
+        Redis { port, tls_port }
     })
 }
 
@@ -110,11 +105,7 @@ pub fn replica() -> &'static Redis {
         start(&dir, &config, port, || {
             cli(port, &["info", "replication"]).is_some_and(|i| i.contains("master_link_status:up"))
         });
-        Redis {
-            port,
-            tls_port: 0,
-            dir,
-        }
+        Redis { port, tls_port: 0 }
     })
 }
 
@@ -131,11 +122,7 @@ pub fn orphan_replica() -> Redis {
     start(&dir, &config, port, || {
         cli(port, &["ping"]).is_some_and(|r| r.contains("MASTERDOWN"))
     });
-    Redis {
-        port,
-        tls_port: 0,
-        dir,
-    }
+    Redis { port, tls_port: 0 }
 }
 
 /// A server still loading its dataset, slowed down per key: it answers
@@ -169,9 +156,52 @@ pub fn loading() -> Redis {
     start(&dir, &config, port, || {
         cli(port, &["ping"]).is_some_and(|r| r.contains("LOADING"))
     });
-    Redis {
-        port,
-        tls_port: 0,
-        dir,
+    Redis { port, tls_port: 0 }
+}
+
+/// A Redis that speaks only TLS, with Redis's own defaults for it: client
+/// certificates required (`tls-auth-clients yes`), signed by the test CA.
+pub fn tls_strict() -> &'static Redis {
+    static STRICT: OnceLock<Redis> = OnceLock::new();
+    STRICT.get_or_init(|| strict_server(""))
+}
+
+/// The same, held to TLS 1.2, where OpenSSL answers a missing client
+/// certificate with a plain handshake_failure alert.
+pub fn tls12_strict() -> &'static Redis {
+    static STRICT12: OnceLock<Redis> = OnceLock::new();
+    STRICT12.get_or_init(|| strict_server("tls-protocols \"TLSv1.2\"\n"))
+}
+
+fn strict_server(extra: &str) -> Redis {
+    {
+        let certs = super::certs::certs();
+        let pki = super::certs::pki();
+        let (cert, key) = pki.client("sec1");
+        let dir = daemon::temp_dir("redis-tls");
+        let tls_port = daemon::free_port();
+        let config = format!(
+            "{}requirepass {PASSWORD}\n\
+             tls-port {tls_port}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n{extra}",
+            base_config(&dir, 0),
+            certs.cert.display(),
+            certs.key.display(),
+            certs.ca.display(),
+        );
+        let ping = || {
+            let out = Command::new("redis-cli")
+                .args(["--no-auth-warning", "--tls", "-h", "localhost"])
+                .args(["-p", &tls_port.to_string(), "-a", PASSWORD, "--cacert"])
+                .arg(&certs.ca)
+                .arg("--cert")
+                .arg(cert)
+                .arg("--key")
+                .arg(key)
+                .arg("ping")
+                .output();
+            out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG")
+        };
+        start(&dir, &config, tls_port, ping);
+        Redis { port: 0, tls_port }
     }
 }

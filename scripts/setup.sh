@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Everything berth's build and tests need, installed or detected, on a
+# machine that starts with only rustup (Rust toolchain) and Docker. The
+# README's commands (examples/demo.sh, scripts/test.sh) run it first, and so
+# does CI through them: the set-up lives here and nowhere else.
+#
+#   bash scripts/setup.sh build   the pinned toolchain with both musl targets
+#                                 (rust-toolchain.toml) and the C compilers
+#                                 ring needs: enough for `cargo build --release`
+#   bash scripts/setup.sh test    build + the servers, peers and tools the
+#                                 tests run + cargo-nextest
+#   bash scripts/setup.sh arm64   test + qemu-user-static registered in
+#                                 binfmt_misc, to run the aarch64 build here
+#
+# Idempotent and quiet when everything is there (a second or so). Installing
+# Debian packages or registering binfmt_misc needs root: without it the
+# script names what is missing and the command that installs it, and fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-test}
+case $mode in build | test | arm64) ;; *)
+  echo "setup: unknown mode '$mode' (build, test or arm64)" >&2
+  exit 2
+  ;;
+esac
+
+say() { echo "setup: $*" >&2; }
+die() {
+  say "$*"
+  exit 1
+}
+as_root() { [ "$(id -u)" = 0 ]; }
+
+# --- Rust: the toolchain, targets and components of rust-toolchain.toml.
+# Inside this directory rustup selects that toolchain, but adds the file's
+# targets and components only when it installs the toolchain: to one that
+# is already there they are added here (without re-syncing the toolchain).
+command -v rustup >/dev/null || die "rustup not found: install it from https://rustup.rs, then run this again"
+toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+if ! rustup toolchain list | grep -q "^$toolchain-"; then
+  say "rustup toolchain install (rust-toolchain.toml: $toolchain)"
+  rustup toolchain install >/dev/null
+fi
+have_targets=$(rustup target list --installed --toolchain "$toolchain")
+have_components=$(rustup component list --installed --toolchain "$toolchain")
+for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  grep -qx "$t" <<<"$have_targets" && continue
+  say "rustup target add --toolchain $toolchain $t"
+  rustup target add --toolchain "$toolchain" "$t" >/dev/null
+done
+for c in rustfmt clippy; do
+  grep -q "^$c" <<<"$have_components" && continue
+  say "rustup component add --toolchain $toolchain $c"
+  rustup component add --toolchain "$toolchain" "$c" >/dev/null
+done
+
+# --- Debian packages. ring compiles C and assembly for each target:
+# musl-tools gives x86_64-linux-musl-gcc; Debian's aarch64 cross gcc
+# compiles for aarch64 (rustc links musl's own libc, see .cargo/config.toml).
+# git names the commit in `berth --version`; procps gives the demo its ps.
+apt_build=(musl-tools gcc-aarch64-linux-gnu git procps)
+# Build scripts are linked for the host: rustup's toolchain expects a cc.
+command -v cc >/dev/null || apt_build+=(gcc libc6-dev)
+# What the tests start or compare against (see tests/support and bench/).
+apt_test=(redis-server redis-tools postgresql-15 postgresql-client-15 tini dumb-init catatonit
+  curl wget hyperfine wait-for-it busybox-static file time jq docker-compose python3 python3-yaml python3-venv
+  util-linux bsdutils procps openssl debootstrap)
+apt_arm64=(qemu-user-static)
+
+want=("${apt_build[@]}")
+[ "$mode" = build ] || want+=("${apt_test[@]}")
+[ "$mode" = arm64 ] && want+=("${apt_arm64[@]}")
+missing=()
+for pkg in "${want[@]}"; do
+  [ "$(dpkg-query -W -f '${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  command -v apt-get >/dev/null || die "missing ${missing[*]}, and no apt-get here: install their equivalents"
+  as_root || die "missing Debian packages ${missing[*]}; as root: apt-get install ${missing[*]}"
+  say "apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- cargo-nextest, the test runner.
+if [ "$mode" != build ] && ! cargo nextest --version >/dev/null 2>&1; then
+  say "cargo install --locked cargo-nextest"
+  cargo install --locked --quiet cargo-nextest
+fi
+
+# --- qemu-user for aarch64 binaries, through binfmt_misc. The F flag opens
+# the interpreter now, so it also works inside PID/mount namespaces and
+# containers (the engine can then run arm64 images too).
+if [ "$mode" = arm64 ]; then
+  binfmt=/proc/sys/fs/binfmt_misc
+  if [ ! -e $binfmt/register ]; then
+    as_root || die "binfmt_misc is not mounted; as root: mount -t binfmt_misc binfmt_misc $binfmt"
+    mount -t binfmt_misc binfmt_misc $binfmt
+  fi
+  if [ ! -e $binfmt/qemu-aarch64 ]; then
+    as_root || die "qemu-aarch64 is not registered in binfmt_misc; run this script as root to register it"
+    say "registering /usr/bin/qemu-aarch64-static in binfmt_misc (flags F)"
+    # ELF64, little endian, EXEC or DYN, machine 183 (aarch64).
+    magic='\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'
+    mask='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+    echo ":qemu-aarch64:M::$magic:$mask:/usr/bin/qemu-aarch64-static:F" >$binfmt/register
+  fi
+  grep -q '^enabled' $binfmt/qemu-aarch64 || die "binfmt_misc entry qemu-aarch64 is disabled: echo 1 > $binfmt/qemu-aarch64"
+  grep -q '^flags: .*F' $binfmt/qemu-aarch64 ||
+    die "binfmt_misc entry qemu-aarch64 lacks the F flag (needed in namespaces): echo -1 > $binfmt/qemu-aarch64 and run this again"
+fi
+exit 0

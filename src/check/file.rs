@@ -1,0 +1,169 @@
+//! File: the path exists and, with `--max-age`, was modified recently.
+//!
+//! For workers without a port (queue consumers, schedulers) that touch a
+//! heartbeat file: the check that replaces `find /tmp/beat -mmin -1 | grep .`,
+//! which needs a shell and findutils. As a wait target (`file:///path`), it
+//! waits for a file to appear.
+
+use std::time::{Duration, SystemTime};
+
+use super::{Attempt, Probe};
+use crate::cli::FileArgs;
+
+pub struct File {
+    path: String,
+    max_age: Option<Duration>,
+}
+
+impl File {
+    pub fn from_args(args: FileArgs) -> Result<(File, Option<String>), String> {
+        if args.path.is_empty() {
+            return Err("the file path is empty".into());
+        }
+        let max_age = args
+            .max_age
+            .as_deref()
+            .map(|d| max_age(d, "--max-age"))
+            .transpose()?;
+        Ok((
+            File {
+                path: args.path,
+                max_age,
+            },
+            None,
+        ))
+    }
+
+    /// `file:///path`, optionally `?max-age=DUR`, as `berth wait` gets it.
+    pub fn from_url(url: &str) -> Result<File, String> {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if !path.starts_with('/') {
+            return Err(format!(
+                "'{url}': a file URL needs an absolute path, e.g. file:///tmp/ready"
+            ));
+        }
+        let path = percent_encoding::percent_decode_str(path)
+            .decode_utf8()
+            .map_err(|_| format!("'{url}': the path is not valid UTF-8 once decoded"))?
+            .into_owned();
+        let mut max = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("max-age", d)) => max = Some(max_age(d, "max-age")?),
+                _ => {
+                    return Err(format!(
+                        "'{url}': unknown parameter '{pair}' (file URLs take max-age=DUR)"
+                    ));
+                }
+            }
+        }
+        Ok(File { path, max_age: max })
+    }
+}
+
+fn max_age(text: &str, flag: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{flag} '{text}' is not a duration like 30s or 5m ({e})"))
+}
+
+impl Probe for File {
+    fn describe(&self) -> String {
+        format!("file {}", self.path)
+    }
+
+    fn probe(&self, attempt: &Attempt) -> Result<String, String> {
+        attempt.phase("while reading the file's status");
+        let meta = std::fs::metadata(&self.path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            _ => format!("cannot stat it: {}", crate::exit::io_reason(&e)),
+        })?;
+        let kind = if meta.is_dir() { "directory, " } else { "" };
+        let modified = meta
+            .modified()
+            .map_err(|e| format!("no modification time: {}", crate::exit::io_reason(&e)))?;
+        verdict(modified, SystemTime::now(), self.max_age, kind)
+    }
+}
+
+/// The verdict on a file modified at `modified`, seen at `now`.
+fn verdict(
+    modified: SystemTime,
+    now: SystemTime,
+    max_age: Option<Duration>,
+    kind: &str,
+) -> Result<String, String> {
+    let age = match now.duration_since(modified) {
+        Ok(age) => age,
+        // Clocks differ (a file from another host, or a clock set back):
+        // a heartbeat from the future is still a heartbeat.
+        Err(ahead) => {
+            return Ok(format!(
+                "exists, {kind}modified {} in the future",
+                round(ahead.duration())
+            ));
+        }
+    };
+    match max_age {
+        Some(max) if age > max => Err(format!(
+            "{kind}modified {} ago, more than --max-age {}",
+            round(age),
+            humantime::format_duration(max)
+        )),
+        _ => Ok(format!("exists, {kind}modified {} ago", round(age))),
+    }
+}
+
+/// An age in words a reader takes in at once: whole seconds, or whole
+/// milliseconds under a second.
+fn round(d: Duration) -> humantime::FormattedDuration {
+    let shown = if d < Duration::from_secs(1) {
+        Duration::from_millis(d.as_millis() as u64)
+    } else {
+        Duration::from_secs(d.as_secs())
+    };
+    humantime::format_duration(shown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let ago = |s: u64| now - Duration::from_secs(s);
+        let min = Some(Duration::from_secs(60));
+        assert_eq!(
+            verdict(ago(5), now, min, ""),
+            Ok("exists, modified 5s ago".into())
+        );
+        assert_eq!(
+            verdict(ago(125), now, min, ""),
+            Err("modified 2m 5s ago, more than --max-age 1m".into())
+        );
+        assert_eq!(
+            verdict(ago(125), now, None, ""),
+            Ok("exists, modified 2m 5s ago".into())
+        );
+        assert_eq!(
+            verdict(now + Duration::from_secs(3), now, min, ""),
+            Ok("exists, modified 3s in the future".into())
+        );
+        assert_eq!(
+            verdict(now - Duration::from_millis(1500), now, min, ""),
+            Ok("exists, modified 1s ago".into())
+        );
+    }
+
+    #[test]
+    fn urls() {
+        let f = File::from_url("file:///run/app%20ready?max-age=30s").unwrap();
+        assert_eq!(f.path, "/run/app ready");
+        assert_eq!(f.max_age, Some(Duration::from_secs(30)));
+        assert_eq!(File::from_url("file:///tmp/x").unwrap().max_age, None);
+        assert!(File::from_url("file://relative").is_err());
+        assert!(File::from_url("file:///x?age=1s").is_err());
+        assert!(File::from_url("file:///x?max-age=soon").is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! Waiting for dependencies: every target in parallel, each retried with a
+//! backoff that starts at 10 ms and is capped at 100 ms, so berth proceeds
+//! within a fraction of a second of the last one becoming ready (wait-for-it
+//! and dockerize sleep a fixed second between tries).
+//!
+//! Each target gets a thread that runs the same check `berth check` runs;
+//! the main thread waits in the gate's watch loop, so a stop signal ends the
+//! wait at once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::watch::{Ended, Notifier, Progress, Wake, watch};
+use crate::check::{self, Probe};
+use crate::exit::{Error, usage};
+use crate::log;
+use crate::sys::signals::SignalFd;
+use crate::sys::thread;
+
+const FIRST_DELAY: Duration = Duration::from_millis(10);
+const MAX_DELAY: Duration = Duration::from_millis(100);
+/// How often a line is printed per pending target.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// What is known of one target.
+struct Status {
+    what: String,
+    attempts: u32,
+    last_reason: String,
+    ready: bool,
+}
+
+type Board = Mutex<Vec<Status>>;
+
+fn lock(board: &Board) -> MutexGuard<'_, Vec<Status>> {
+    // A worker that panicked cannot have left a Status half-written.
+    board
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Builds the checks for `urls`, failing on the first bad one.
+pub fn targets(urls: &[String]) -> Result<Vec<Arc<dyn Probe>>, Error> {
+    urls.iter()
+        .map(|u| {
+            check::from_url(u).map_err(|e| usage(format!("{}: {e}", crate::target::redact(u))))
+        })
+        .collect()
+}
+
+/// Waits until every target is ready, `timeout` passes, or (when `signals`
+/// is given) a stop signal arrives.
+pub fn wait_all(
+    targets: Vec<Arc<dyn Probe>>,
+    timeout: Duration,
+    signals: Option<&SignalFd>,
+) -> Result<(), Error> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let wake = Wake::new()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let board: Arc<Board> = Arc::new(Mutex::new(
+        targets
+            .iter()
+            .map(|t| Status {
+                what: t.describe(),
+                attempts: 0,
+                last_reason: "not tried yet".into(),
+                ready: false,
+            })
+            .collect(),
+    ));
+
+    for (i, probe) in targets.into_iter().enumerate() {
+        let (board, stop, wake) = (board.clone(), stop.clone(), wake.notifier());
+        thread::spawn("wait", move || {
+            retry(i, probe, deadline, &board, &stop, &wake)
+        })
+        .map_err(|e| Error::Setup(format!("cannot start a thread: {e}")))?;
+    }
+
+    let result = watch(
+        &wake,
+        signals,
+        Some(deadline),
+        Progress {
+            first: PROGRESS_EVERY,
+            every: PROGRESS_EVERY,
+        },
+        || lock(&board).iter().all(|s| s.ready).then_some(()),
+        |waited| {
+            for s in lock(&board).iter().filter(|s| !s.ready) {
+                log::warn(format_args!(
+                    "waiting for {}: {} (attempt {}, {})",
+                    s.what,
+                    s.last_reason,
+                    s.attempts,
+                    humantime::format_duration(round(waited))
+                ));
+            }
+        },
+    );
+    stop.store(true, Ordering::Relaxed);
+    match result {
+        Ok(()) => Ok(()),
+        Err(Ended::Stopped(signal)) => Err(Error::Stopped {
+            signal,
+            during: "while waiting for dependencies",
+        }),
+        Err(Ended::Deadline) => {
+            let pending: Vec<String> = lock(&board)
+                .iter()
+                .filter(|s| !s.ready)
+                .map(|s| {
+                    format!(
+                        "{} never became ready: {} (attempt {})",
+                        s.what, s.last_reason, s.attempts
+                    )
+                })
+                .collect();
+            Err(Error::WaitTimeout(format!(
+                "gave up after {}:\nberth:   {}",
+                humantime::format_duration(round(start.elapsed())),
+                pending.join("\nberth:   ")
+            )))
+        }
+    }
+}
+
+/// One target's loop: attempt, back off, until ready or told to stop.
+fn retry(
+    i: usize,
+    probe: Arc<dyn Probe>,
+    deadline: Instant,
+    board: &Board,
+    stop: &AtomicBool,
+    wake: &Notifier,
+) {
+    let mut delay = FIRST_DELAY;
+    let start = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        // The last attempt may be cut short by the wait's own deadline: its
+        // "timed out" says nothing about the target, so the reason of the
+        // last attempt that ran its course is the one kept.
+        let cut_short = left < check::DEFAULT_TIMEOUT;
+        let outcome = check::run_once(probe.clone(), left.min(check::DEFAULT_TIMEOUT));
+        {
+            let mut st = lock(board);
+            let s = &mut st[i];
+            let keep_reason =
+                cut_short && s.attempts > 0 && outcome.reason.starts_with("timed out");
+            s.attempts += 1;
+            log::debug(format_args!("{}", check::report_line(&s.what, &outcome)));
+            if outcome.healthy {
+                s.ready = true;
+                log::warn(format_args!(
+                    "{} is ready ({}, attempt {})",
+                    s.what,
+                    humantime::format_duration(round(start.elapsed())),
+                    s.attempts
+                ));
+            } else if !keep_reason {
+                s.last_reason = outcome.reason;
+            }
+        }
+        if outcome.healthy {
+            wake.notify();
+            return;
+        }
+        std::thread::sleep(delay.min(deadline.saturating_duration_since(Instant::now())));
+        delay = (delay * 3 / 2).min(MAX_DELAY);
+    }
+}
+
+/// Rounded to 100 ms for messages.
+pub fn round(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64 / 100 * 100)
+}

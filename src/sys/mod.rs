@@ -1,0 +1,6 @@
+//! What berth's three jobs share with the kernel: the signal mask and the
+//! signalfd (every command blocks signals before it starts a thread), and
+//! starting threads in a way that keeps that mask intact.
+
+pub mod signals;
+pub mod thread;
