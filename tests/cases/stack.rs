@@ -237,6 +237,9 @@ fn swarm_stack_rolls_out_healthy_updates_and_rolls_back_a_failing_one() {
         started.windows(2).all(|w| w[0] < w[1]),
         "new tasks not started one at a time: {started:?}"
     );
+    // nginx finds the replaced tasks (new addresses) through Docker's DNS.
+    let (code, body) = s.http("GET", "/api/visits");
+    assert_eq!(code, 200, "{body}");
 
     // A broken update: the new task's health check fails (here it checks a
     // port nothing listens on), Swarm stops the update and rolls back.
