@@ -62,7 +62,7 @@ done
   for cc in x86_64-linux-musl-gcc aarch64-linux-gnu-gcc; do
     command -v $cc >/dev/null && echo "$cc: $($cc --version | head -1)"
   done
-  for pkg in musl-tools musl-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu binutils; do
+  for pkg in musl-tools musl-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu binutils; do
     echo "$pkg $(dpkg-query -W -f '${Version}' $pkg 2>/dev/null || echo absent)"
   done
 } >"$out/TOOLCHAIN"

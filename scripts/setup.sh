@@ -56,9 +56,11 @@ done
 
 # --- Debian packages. ring compiles C and assembly for each target:
 # musl-tools gives x86_64-linux-musl-gcc; Debian's aarch64 cross gcc
-# compiles for aarch64 (rustc links musl's own libc, see .cargo/config.toml).
+# compiles for aarch64 (rustc links musl's own libc, see .cargo/config.toml)
+# but needs libc6-dev-arm64-cross for the C headers ring includes (stdint.h;
+# only Recommended by the compiler, so --no-install-recommends leaves it out).
 # git names the commit in `berth --version`; procps gives the demo its ps.
-apt_build=(musl-tools gcc-aarch64-linux-gnu git procps)
+apt_build=(musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross git procps)
 # Build scripts are linked for the host: rustup's toolchain expects a cc.
 command -v cc >/dev/null || apt_build+=(gcc libc6-dev)
 # What the tests start or compare against (see tests/support and bench/).
