@@ -16,7 +16,9 @@ servers=()
 cleanup() { for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# serve HEAD CHUNK: prints the port; sends HEAD then CHUNK forever per connection.
+# serve HEAD CHUNK: sets $port; sends HEAD then CHUNK forever per connection.
+# It runs in this shell (not in a command substitution, whose subshell
+# would lose the server's pid and leave it holding the caller's output).
 serve() {
   local fifo
   fifo=$(mktemp -u) && mkfifo "$fifo"
@@ -32,10 +34,10 @@ def feed(c):
     except OSError: pass
 while True:
     c, _ = s.accept(); threading.Thread(target=feed, args=(c,), daemon=True).start()
-' "$1" "$2" >"$fifo" &
+' "$1" "$2" >"$fifo" 2>/dev/null </dev/null &
   servers+=($!)
-  read -r port <"$fifo"; rm -f "$fifo"
-  echo "$port"
+  read -r port <"$fifo"
+  rm -f "$fifo"
 }
 
 peak() { # peak RSS in kB of a command
@@ -45,9 +47,9 @@ peak() { # peak RSS in kB of a command
 printf '%-22s %14s %14s %8s\n' reply "berth peak kB" "curl peak kB" ratio
 for case in body headers length; do
   case $case in
-    body)    port=$(serve 'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n' a); extra=(--contains needle) ;;
-    headers) port=$(serve 'HTTP/1.1 200 OK\r\n' 'X-Filler: aaaaaaaa\r\n'); extra=() ;;
-    length)  port=$(serve 'HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n' a); extra=(--contains needle) ;;
+    body)    serve 'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n' a; extra=(--contains needle) ;;
+    headers) serve 'HTTP/1.1 200 OK\r\n' 'X-Filler: aaaaaaaa\r\n'; extra=() ;;
+    length)  serve 'HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n' a; extra=(--contains needle) ;;
   esac
   url="http://127.0.0.1:$port/"
   b=$(peak "$BERTH" check http "$url" --timeout "${T}s" "${extra[@]}" || true)

@@ -1,8 +1,9 @@
 //! Faults and floods, with real processes: signal storms at PID 1, a DNS
 //! server that never answers or answers garbage, peers that reset the
 //! connection mid-exchange, replies that never end, hundreds of checks at
-//! once, SIGTERM while waiting for the pre-start lock, and berth without
-//! file descriptors or under a pids limit.
+//! once, SIGTERM while waiting for the pre-start lock, berth without file
+//! descriptors or under a pids limit, and CMD killed by the OOM killer in a
+//! memory-limited container.
 //!
 //! No timing thresholds here: every run has a kill deadline, and the
 //! assertions are about verdicts, reasons and exit codes. Peak memory under
@@ -415,4 +416,45 @@ sys.exit(7 if 0 < n < 100 else 1)";
         "processes left in {}",
         cgroup.display()
     );
+}
+
+#[test]
+fn cmd_killed_by_the_oom_killer_is_137_and_berth_survives() {
+    // A container limited to 48 MiB (no swap) whose CMD, busybox dd with a
+    // 256 MiB buffer, fills memory: the kernel's OOM killer picks it, the
+    // largest process, and berth (PID 1, 72 kB) reports it and exits 137.
+    let Some(mut d) = crate::support::docker::Docker::new() else {
+        return;
+    };
+    let base = d.base_image();
+    let name = d.container("oom");
+    let out = d.try_run(&[
+        "run",
+        "--name",
+        &name,
+        "--memory",
+        "48m",
+        "--memory-swap",
+        "48m",
+        &base,
+        "/berth",
+        "run",
+        "-v",
+        "--",
+        "/bin/busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=256M",
+        "count=1",
+    ]);
+    let logs = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(137), "{logs}");
+    assert_eq!(d.inspect(&name, "{{.State.OOMKilled}}"), "true", "{logs}");
+    // berth itself lived on to say how CMD ended.
+    assert!(
+        logs.contains("berth: CMD ended: killed by SIGKILL"),
+        "{logs}"
+    );
+    assert!(!logs.contains("panicked"), "{logs}");
 }
