@@ -289,109 +289,59 @@ fn bad_client_certificate_files_are_named() {
     .usage("the key is encrypted", &["k3y-Pw-88"]);
 }
 
-#[test]
-fn redis_with_its_default_tls_settings() {
-    let r = tls_strict();
-    let pki = pki();
-    let ca = p(&certs().ca);
-    let url = format!("rediss://:{PASSWORD}@localhost:{}", r.tls_port);
-    tls_check(&["redis", &url, "--cacert", ca]).unhealthy(
+/// `check redis URL --cacert CA --cert CERT --key KEY [EXTRA...]`.
+fn redis_mtls(url: &str, (cert, key): (&Path, &Path), extra: &[&str]) -> Run {
+    let mut args = vec![
+        "redis",
+        url,
+        "--cacert",
+        p(&certs().ca),
+        "--cert",
+        p(cert),
+        "--key",
+        p(key),
+    ];
+    args.extend_from_slice(extra);
+    tls_check(&args)
+}
+
+/// What a Redis TLS port demanding client certificates says: none given,
+/// each of `labels`' keys accepted, a certificate from another CA refused.
+fn redis_client_certificate_verdicts(url: &str, labels: &[&str]) {
+    tls_check(&["redis", url, "--cacert", p(&certs().ca)]).unhealthy(
         "TLS: the server requires a client certificate (use --cert and --key)",
         &[],
     );
-    for label in ["pkcs8", "pkcs1", "sec1"] {
+    let pki = pki();
+    for label in labels {
         let (cert, key) = pki.client(label);
-        tls_check(&[
-            "redis",
-            &url,
-            "--cacert",
-            ca,
-            "--cert",
-            p(cert),
-            "--key",
-            p(key),
-        ])
-        .healthy("PONG");
+        redis_mtls(url, (cert, key), &[]).healthy("PONG");
     }
     let (cert, key) = &pki.stranger;
-    tls_check(&[
-        "redis",
-        &url,
-        "--cacert",
-        ca,
-        "--cert",
-        p(cert),
-        "--key",
-        p(key),
-    ])
-    .unhealthy("TLS: the server rejected the client certificate", &[]);
+    redis_mtls(url, (cert.as_path(), key.as_path()), &[])
+        .unhealthy("TLS: the server rejected the client certificate", &[]);
+}
+
+#[test]
+fn redis_with_its_default_tls_settings() {
+    let r = tls_strict();
+    let url = format!("rediss://:{PASSWORD}@localhost:{}", r.tls_port);
+    redis_client_certificate_verdicts(&url, &["pkcs8", "pkcs1", "sec1"]);
     // By address, verified against the name in the certificate.
-    let (cert, key) = pki.client("sec1");
+    let (cert, key) = pki().client("sec1");
     let url_ip = format!("rediss://:{PASSWORD}@127.0.0.1:{}", r.tls_port);
-    tls_check(&[
-        "redis",
-        &url_ip,
-        "--cacert",
-        ca,
-        "--cert",
-        p(cert),
-        "--key",
-        p(key),
-        "--servername",
-        "db.example",
-    ])
-    .unhealthy(
+    redis_mtls(&url_ip, (cert, key), &["--servername", "db.example"]).unhealthy(
         "TLS: certificate is not valid for db.example (name mismatch)",
         &[],
     );
-    tls_check(&[
-        "redis",
-        &url_ip,
-        "--cacert",
-        ca,
-        "--cert",
-        p(cert),
-        "--key",
-        p(key),
-        "--servername",
-        "localhost",
-    ])
-    .healthy("PONG");
+    redis_mtls(&url_ip, (cert, key), &["--servername", "localhost"]).healthy("PONG");
 }
 
 #[test]
 fn redis_held_to_tls_1_2() {
     let r = tls12_strict();
-    let ca = p(&certs().ca);
     let url = format!("rediss://:{PASSWORD}@localhost:{}", r.tls_port);
-    tls_check(&["redis", &url, "--cacert", ca]).unhealthy(
-        "TLS: the server requires a client certificate (use --cert and --key)",
-        &[],
-    );
-    let (cert, key) = pki().client("pkcs1");
-    tls_check(&[
-        "redis",
-        &url,
-        "--cacert",
-        ca,
-        "--cert",
-        p(cert),
-        "--key",
-        p(key),
-    ])
-    .healthy("PONG");
-    let (cert, key) = &pki().stranger;
-    tls_check(&[
-        "redis",
-        &url,
-        "--cacert",
-        ca,
-        "--cert",
-        p(cert),
-        "--key",
-        p(key),
-    ])
-    .unhealthy("TLS: the server rejected the client certificate", &[]);
+    redis_client_certificate_verdicts(&url, &["pkcs1"]);
 }
 
 #[test]
