@@ -97,15 +97,23 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// A port that was free a moment ago on 127.0.0.1 and ::1.
+/// A port that was free a moment ago on 127.0.0.1 and ::1 (the servers
+/// listen on both). Bounded: without an IPv6 loopback no port is ever free
+/// on ::1, and that is said instead of tried forever.
 pub fn free_port() -> u16 {
-    loop {
+    let mut last = None;
+    for _ in 0..100 {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("::1", port)).is_ok() {
-            return port;
+        match std::net::TcpListener::bind(("::1", port)) {
+            Ok(_) => return port,
+            Err(e) => last = Some(e),
         }
     }
+    panic!(
+        "no port free on both 127.0.0.1 and ::1 in 100 tries (last: {}); the tests need IPv6 on loopback",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    );
 }
 
 /// Runs a setup command to completion; panics with its output on failure.
