@@ -160,7 +160,7 @@ pub struct HttpArgs {
     #[argh(switch)]
     pub insecure: bool,
 
-    /// trust the CA certificates in this PEM file besides the system's (SSL_CERT_FILE, SSL_CERT_DIR), or the server's own self-signed certificate
+    /// trust the CA certificates in this PEM file instead of the system's (SSL_CERT_FILE, SSL_CERT_DIR), or the server's own self-signed certificate
     #[argh(option)]
     pub cacert: Option<String>,
 
@@ -226,7 +226,7 @@ pub struct RedisArgs {
     #[argh(switch)]
     pub insecure: bool,
 
-    /// trust the CA certificates in this PEM file besides the system's, or the server's own self-signed certificate (rediss://)
+    /// trust the CA certificates in this PEM file instead of the system's, or the server's own self-signed certificate (rediss://)
     #[argh(option)]
     pub cacert: Option<String>,
 
@@ -267,7 +267,7 @@ pub struct GrpcArgs {
     #[argh(switch)]
     pub insecure: bool,
 
-    /// trust the CA certificates in this PEM file besides the system's, or the server's own self-signed certificate (grpcs://)
+    /// trust the CA certificates in this PEM file instead of the system's, or the server's own self-signed certificate (grpcs://)
     #[argh(option)]
     pub cacert: Option<String>,
 

@@ -1,7 +1,8 @@
-//! TLS for every check that speaks it (HTTPS, PostgreSQL, Redis, and any
-//! protocol added later): rustls on a lean ring provider, trust from the
-//! system's CAs and/or a CA file, client certificates, and one wording for
-//! every TLS failure whatever the protocol.
+//! TLS for every check that speaks it (HTTPS, PostgreSQL, Redis, gRPC):
+//! rustls on a lean ring provider, trust from the system's CAs or from a
+//! CA file (which replaces them, as `--cacert` does in curl), client
+//! certificates, and one wording for every TLS failure whatever the
+//! protocol.
 //!
 //! The API is two steps. `Tls::new(&TlsOptions)` reads every file once (so
 //! a bad `--cacert`, `--cert` or `--key` is reported before any connection)
@@ -16,8 +17,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
@@ -61,8 +62,9 @@ pub struct TlsOptions {
     /// PEM file of trust anchors (`--cacert`, `sslrootcert`): CA
     /// certificates, or the server's own self-signed certificate.
     pub cacert: Option<String>,
-    /// Trust the system's CAs too (`SSL_CERT_FILE`, `SSL_CERT_DIR` or the
-    /// distribution's bundle). libpq's `sslrootcert` replaces them.
+    /// Trust the system's CAs (`SSL_CERT_FILE`, `SSL_CERT_DIR` or the
+    /// distribution's bundle) when no CA file is given: a CA file replaces
+    /// them, as `--cacert` does in curl and `sslrootcert` in libpq.
     pub system_roots: bool,
     /// Client certificate chain and its key, PEM (`--cert`, `--key`). The
     /// key may be in the certificate's file, as curl allows.
@@ -127,8 +129,8 @@ impl Default for TlsOptions {
 
 impl TlsOptions {
     /// The settings `check http`, `check redis` and `check grpc` take as
-    /// flags (`--insecure`, `--cacert`, `--cert`, `--key`, `--servername`),
-    /// on top of the system's CAs.
+    /// flags (`--insecure`, `--cacert`, `--cert`, `--key`, `--servername`);
+    /// without `--cacert`, the system's CAs are the trust anchors.
     pub fn from_flags(
         insecure: bool,
         cacert: Option<String>,
@@ -239,12 +241,21 @@ impl Tls {
             // Certificates the user named (not the distribution's bundle)
             // may be the server's own: keep them for the exact match.
             let mut pinned = Vec::new();
-            if opts.system_roots {
+            let mut dirs = Vec::new();
+            if opts.system_roots && opts.cacert.is_none() {
                 let (system, named) = system_roots();
                 if named {
                     pinned.extend(system.iter().cloned());
                 }
                 roots.add_parsable_certificates(system);
+                dirs = cert_dirs();
+                if roots.is_empty() {
+                    // Only a directory: nothing to be lazy about.
+                    let certs = dir_certs(&dirs);
+                    pinned.extend(certs.iter().cloned());
+                    roots.add_parsable_certificates(certs);
+                    dirs.clear();
+                }
             }
             let (_, rejected) = roots.add_parsable_certificates(given.iter().cloned());
             pinned.extend(given);
@@ -263,12 +274,15 @@ impl Tls {
                     names.untrusted
                 ));
             }
-            let webpki =
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                    .build()
-                    .map_err(|e| format!("TLS setup: {e}"))?;
+            let webpki = verifier(roots.clone(), &provider)?;
             Arc::new(Verifier {
                 webpki,
+                later: Later {
+                    roots,
+                    dirs,
+                    provider: provider.clone(),
+                    verifier: OnceLock::new(),
+                },
                 pinned,
                 skip_name: opts.skip_name,
             })
@@ -720,11 +734,10 @@ fn client_key(
     Ok(Arc::new(certified))
 }
 
-/// The system's CA certificates: `SSL_CERT_FILE`, or the first bundle found
-/// in the usual places, plus every certificate in `SSL_CERT_DIR` when it is
-/// set (as OpenSSL reads them). Empty in a `FROM scratch` image without one.
-/// The flag says whether they came from a file or directory the user named
-/// in those variables.
+/// The system's CA bundle: `SSL_CERT_FILE`, or the first bundle found in
+/// the usual places. Empty in a `FROM scratch` image without one. The flag
+/// says whether the user named the trust store (`SSL_CERT_FILE` or
+/// `SSL_CERT_DIR` set).
 pub fn system_roots() -> (Vec<CertificateDer<'static>>, bool) {
     let from_env = std::env::var_os("SSL_CERT_FILE");
     let named = from_env.is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
@@ -732,28 +745,55 @@ pub fn system_roots() -> (Vec<CertificateDer<'static>>, bool) {
         Some(f) => vec![f.into()],
         None => CA_FILES.iter().map(Into::into).collect(),
     };
-    let mut roots: Vec<CertificateDer<'static>> = candidates
+    let roots = candidates
         .iter()
         .find_map(|path| std::fs::read(path).ok())
         .and_then(|bytes| parse_pem_certs(&bytes).ok())
         .unwrap_or_default();
-    if let Some(dir) = std::env::var_os("SSL_CERT_DIR") {
-        // OpenSSL's list separator; each file may hold one or more certs.
-        for dir in std::env::split_paths(&dir) {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
+    (roots, named)
+}
+
+/// The directories `SSL_CERT_DIR` lists (OpenSSL's separator, ':').
+fn cert_dirs() -> Vec<std::path::PathBuf> {
+    std::env::var_os("SSL_CERT_DIR")
+        .map(|d| std::env::split_paths(&d).collect())
+        .unwrap_or_default()
+}
+
+/// Every certificate in `dirs` (each file may hold one or more), each file
+/// read once however many links in the directory point at it.
+fn dir_certs(dirs: &[std::path::PathBuf]) -> Vec<CertificateDer<'static>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut certs = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten().take(MAX_DIR_FILES) {
+            let Ok(path) = std::fs::canonicalize(entry.path()) else {
                 continue;
             };
-            for entry in entries.flatten().take(MAX_DIR_FILES) {
-                if let Some(certs) = std::fs::read(entry.path())
-                    .ok()
-                    .and_then(|b| parse_pem_certs(&b).ok())
-                {
-                    roots.extend(certs);
-                }
+            if !seen.insert(path.clone()) {
+                continue;
+            }
+            if let Some(found) = std::fs::read(&path)
+                .ok()
+                .and_then(|b| parse_pem_certs(&b).ok())
+            {
+                certs.extend(found);
             }
         }
     }
-    (roots, named)
+    certs
+}
+
+fn verifier(
+    roots: RootCertStore,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>, String> {
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| format!("TLS setup: {e}"))
 }
 
 /// The name the certificate must carry: a DNS name or an IP address.
@@ -785,6 +825,8 @@ pub fn printable(bytes: &[u8]) -> String {
 #[derive(Debug)]
 struct Verifier {
     webpki: Arc<WebPkiServerVerifier>,
+    /// `SSL_CERT_DIR`, for a chain whose issuer the bundle does not know.
+    later: Later,
     /// The certificates from the CA file, compared byte for byte.
     pinned: Vec<CertificateDer<'static>>,
     skip_name: bool,
@@ -799,9 +841,20 @@ impl ServerCertVerifier for Verifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let checked =
+        let mut checked =
             self.webpki
                 .verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+        let unknown_issuer = matches!(
+            checked,
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
+        );
+        let mut from_dirs: &[CertificateDer<'static>] = &[];
+        if unknown_issuer && let Some((webpki, certs)) = self.later.get() {
+            checked = webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+            from_dirs = certs;
+        }
         let name_only = |e: &rustls::Error| {
             matches!(
                 e,
@@ -818,6 +871,7 @@ impl ServerCertVerifier for Verifier {
                 if self
                     .pinned
                     .iter()
+                    .chain(from_dirs)
                     .any(|p| p.as_ref() == end_entity.as_ref()) =>
             {
                 pinned_check(end_entity, server_name, now, self.skip_name)
@@ -846,6 +900,33 @@ impl ServerCertVerifier for Verifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.webpki.supported_verify_schemes()
+    }
+}
+
+/// The trust anchors of `SSL_CERT_DIR`, read on first need and added to the
+/// bundle's.
+#[derive(Debug)]
+struct Later {
+    roots: RootCertStore,
+    dirs: Vec<std::path::PathBuf>,
+    provider: Arc<CryptoProvider>,
+    #[allow(clippy::type_complexity)]
+    verifier: OnceLock<Option<(Arc<WebPkiServerVerifier>, Vec<CertificateDer<'static>>)>>,
+}
+
+impl Later {
+    fn get(&self) -> Option<&(Arc<WebPkiServerVerifier>, Vec<CertificateDer<'static>>)> {
+        if self.dirs.is_empty() {
+            return None;
+        }
+        self.verifier
+            .get_or_init(|| {
+                let certs = dir_certs(&self.dirs);
+                let mut roots = self.roots.clone();
+                roots.add_parsable_certificates(certs.iter().cloned());
+                verifier(roots, &self.provider).ok().map(|v| (v, certs))
+            })
+            .as_ref()
     }
 }
 

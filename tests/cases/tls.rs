@@ -101,6 +101,41 @@ fn self_signed_certificate_as_its_own_cacert() {
 }
 
 #[test]
+fn trust_stores_as_curl_and_openssl_read_them() {
+    let (_, cert, key) = &pki().servers[0];
+    let s = https(cert, key, false);
+    let (ca, other) = (p(&certs().ca), p(&certs().other_ca));
+    // --cacert replaces the system's CAs (curl, libpq): with a bundle that
+    // trusts the server but a --cacert that does not, not trusted.
+    clean(check(
+        &["http", "--cacert", other, &localhost(&s)],
+        &[("SSL_CERT_FILE", ca)],
+    ))
+    .unhealthy(
+        "TLS: certificate not trusted (use --cacert or --insecure)",
+        &[],
+    );
+    // A bundle without the issuer, SSL_CERT_DIR with it: the directory is
+    // consulted for what the bundle does not know.
+    let dir = daemon::temp_dir("certdir-ca");
+    std::fs::copy(ca, dir.join("ca.pem")).unwrap();
+    std::os::unix::fs::symlink("ca.pem", dir.join("0a1b2c3d.0")).unwrap();
+    clean(check(
+        &["http", &localhost(&s)],
+        &[("SSL_CERT_FILE", other), ("SSL_CERT_DIR", p(&dir))],
+    ))
+    .healthy("HTTP 200");
+    clean(check(
+        &["http", &localhost(&s)],
+        &[("SSL_CERT_FILE", other)],
+    ))
+    .unhealthy(
+        "TLS: certificate not trusted (use --cacert or --insecure)",
+        &[],
+    );
+}
+
+#[test]
 fn a_self_signed_certificate_keeps_its_dates() {
     let pki = pki();
     for ((cert, key), reason) in [
