@@ -3,6 +3,54 @@
 
 use argh::FromArgs;
 
+use crate::target::TlsSettings;
+
+/// The one TLS flag set, added to every check that speaks TLS: argh has no
+/// flatten, so a macro adds the fields and `tls()` hands them over as one
+/// value. What they mean is the same for every protocol (libpq's names for
+/// PostgreSQL are in its own help line).
+macro_rules! with_tls {
+    ($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($body)*
+
+            /// TLS: do not verify the server's certificate
+            #[argh(switch)]
+            pub insecure: bool,
+
+            /// TLS: trust the CA certificates in this PEM file instead of the system's, or the server's own self-signed certificate
+            #[argh(option)]
+            pub cacert: Option<String>,
+
+            /// TLS: client certificate (PEM; the key may follow it in the same file)
+            #[argh(option)]
+            pub cert: Option<String>,
+
+            /// TLS: private key of --cert (PEM: PKCS#8, RSA or EC key, unencrypted)
+            #[argh(option)]
+            pub key: Option<String>,
+
+            /// TLS: verify the certificate for NAME and send it as SNI, instead of the host connected to
+            #[argh(option)]
+            pub servername: Option<String>,
+        }
+
+        impl $name {
+            /// The TLS flags as one value.
+            pub fn tls(&self) -> TlsSettings {
+                TlsSettings {
+                    insecure: self.insecure,
+                    cacert: self.cacert.clone(),
+                    cert: self.cert.clone(),
+                    key: self.key.clone(),
+                    servername: self.servername.clone(),
+                }
+            }
+        }
+    };
+}
+
 /// berth: init, startup gate and health checks for containers.
 #[derive(FromArgs, Debug)]
 pub struct Berth {
@@ -128,6 +176,7 @@ pub enum CheckKind {
     File(FileArgs),
 }
 
+with_tls! {
 /// Check an HTTP(S) endpoint.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "http")]
@@ -156,31 +205,14 @@ pub struct HttpArgs {
     #[argh(option)]
     pub unix_socket: Option<String>,
 
-    /// do not verify the TLS certificate
-    #[argh(switch)]
-    pub insecure: bool,
-
-    /// trust the CA certificates in this PEM file instead of the system's (SSL_CERT_FILE, SSL_CERT_DIR), or the server's own self-signed certificate
-    #[argh(option)]
-    pub cacert: Option<String>,
-
-    /// client certificate (PEM; the key may follow it in the same file)
-    #[argh(option)]
-    pub cert: Option<String>,
-
-    /// private key of --cert (PEM: PKCS#8, RSA or EC key, unencrypted)
-    #[argh(option)]
-    pub key: Option<String>,
-
-    /// verify the certificate for NAME and send it as SNI, instead of the host connected to
-    #[argh(option)]
-    pub servername: Option<String>,
 
     /// give up after DUR, all phases included (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
+}
 
+with_tls! {
 /// Check a PostgreSQL server: by default a real login and SELECT 1.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "postgres")]
@@ -201,15 +233,14 @@ pub struct PostgresArgs {
     #[argh(switch)]
     pub primary: bool,
 
-    /// trust only the CA certificates in this PEM file, as sslrootcert does; client certificates come from sslcert/sslkey in the URL or PGSSLCERT/PGSSLKEY
-    #[argh(option)]
-    pub cacert: Option<String>,
 
     /// give up after DUR, all phases included (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
+}
 
+with_tls! {
 /// Check a Redis server: PING must answer PONG.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "redis")]
@@ -222,31 +253,14 @@ pub struct RedisArgs {
     #[argh(option)]
     pub role: Option<String>,
 
-    /// do not verify the TLS certificate (rediss://)
-    #[argh(switch)]
-    pub insecure: bool,
-
-    /// trust the CA certificates in this PEM file instead of the system's, or the server's own self-signed certificate (rediss://)
-    #[argh(option)]
-    pub cacert: Option<String>,
-
-    /// client certificate (PEM; the key may follow it in the same file)
-    #[argh(option)]
-    pub cert: Option<String>,
-
-    /// private key of --cert (PEM: PKCS#8, RSA or EC key, unencrypted)
-    #[argh(option)]
-    pub key: Option<String>,
-
-    /// verify the certificate for NAME and send it as SNI, instead of the host connected to
-    #[argh(option)]
-    pub servername: Option<String>,
 
     /// give up after DUR, all phases included (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
+}
 
+with_tls! {
 /// Check a gRPC server with the standard health service (grpc.health.v1.Health/Check): SERVING is healthy.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "grpc")]
@@ -263,29 +277,11 @@ pub struct GrpcArgs {
     #[argh(option)]
     pub header: Vec<String>,
 
-    /// do not verify the TLS certificate (grpcs://)
-    #[argh(switch)]
-    pub insecure: bool,
-
-    /// trust the CA certificates in this PEM file instead of the system's, or the server's own self-signed certificate (grpcs://)
-    #[argh(option)]
-    pub cacert: Option<String>,
-
-    /// client certificate (PEM; the key may follow it in the same file) (grpcs://)
-    #[argh(option)]
-    pub cert: Option<String>,
-
-    /// private key of --cert (PEM: PKCS#8, RSA or EC key, unencrypted)
-    #[argh(option)]
-    pub key: Option<String>,
-
-    /// verify the certificate for NAME and send it as SNI, instead of the host connected to
-    #[argh(option)]
-    pub servername: Option<String>,
 
     /// give up after DUR, all phases included (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
+}
 }
 
 /// Check that a file exists and, with --max-age, was modified recently (worker heartbeats).

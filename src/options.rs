@@ -104,7 +104,7 @@ impl RunOptions {
             .collect::<Result<_, _>>()?;
 
         Ok(RunOptions {
-            wait: env::list(args.wait, "BERTH_WAIT", ',')?,
+            wait: env::urls(args.wait, "BERTH_WAIT")?,
             wait_timeout: duration(args.wait_timeout, "--wait-timeout", "BERTH_WAIT_TIMEOUT")?
                 .unwrap_or(DEFAULT_WAIT_TIMEOUT),
             pre,
@@ -151,7 +151,7 @@ impl WaitOptions {
     /// `cmd` is what followed `--`, as bytes.
     pub fn from_args(args: WaitArgs, cmd: Option<Vec<CString>>) -> Result<WaitOptions, Error> {
         let level = level(args.verbose, args.quiet)?;
-        let urls = env::list(args.urls, "BERTH_WAIT", ',')?;
+        let urls = env::urls(args.urls, "BERTH_WAIT")?;
         if urls.is_empty() {
             return Err(usage(
                 "nothing to wait for: give URLs (or BERTH_WAIT), e.g. 'berth wait tcp://db:5432 -- CMD'",

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{Attempt, Probe};
 use crate::cli::FileArgs;
+use crate::target::Target;
 
 pub struct File {
     path: String,
@@ -35,26 +36,31 @@ impl File {
     }
 
     /// `file:///path`, optionally `?max-age=DUR`, as `berth wait` gets it.
-    pub fn from_url(url: &str) -> Result<File, String> {
-        let rest = url.split_once("://").map_or(url, |(_, r)| r);
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        if !path.starts_with('/') {
-            return Err(format!(
-                "'{url}': a file URL needs an absolute path, e.g. file:///tmp/ready"
-            ));
+    pub fn from_target(target: Target) -> Result<File, String> {
+        let local = match target.hosts.as_slice() {
+            [] => true,
+            [h] => h.name == "localhost" && h.port.is_none(),
+            _ => false,
+        };
+        if !local
+            || !target.path.starts_with('/')
+            || target.user.is_some()
+            || target.secret().is_some()
+        {
+            return Err("file URL: expected file:///ABSOLUTE/PATH, e.g. file:///tmp/ready".into());
         }
-        let path = percent_encoding::percent_decode_str(path)
+        let path = percent_encoding::percent_decode_str(&target.path)
             .decode_utf8()
-            .map_err(|_| format!("'{url}': the path is not valid UTF-8 once decoded"))?
+            .map_err(|_| "file URL: the path is not valid UTF-8 once decoded".to_string())?
             .into_owned();
         let mut max = None;
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            match pair.split_once('=') {
-                Some(("max-age", d)) => max = Some(max_age(d, "max-age")?),
+        for (key, value) in target.params().map_err(|e| e.to_string())? {
+            match key.as_str() {
+                "max-age" => max = Some(max_age(&value, "max-age")?),
                 _ => {
-                    return Err(format!(
-                        "'{url}': unknown parameter '{pair}' (file URLs take max-age=DUR)"
-                    ));
+                    return Err(target
+                        .unknown_param(&key, "file URLs take max-age=DUR")
+                        .to_string());
                 }
             }
         }
@@ -158,12 +164,13 @@ mod tests {
 
     #[test]
     fn urls() {
-        let f = File::from_url("file:///run/app%20ready?max-age=30s").unwrap();
+        let from_url = |u: &str| File::from_target(Target::parse(u).map_err(|e| e.to_string())?);
+        let f = from_url("file:///run/app%20ready?max-age=30s").unwrap();
         assert_eq!(f.path, "/run/app ready");
         assert_eq!(f.max_age, Some(Duration::from_secs(30)));
-        assert_eq!(File::from_url("file:///tmp/x").unwrap().max_age, None);
-        assert!(File::from_url("file://relative").is_err());
-        assert!(File::from_url("file:///x?age=1s").is_err());
-        assert!(File::from_url("file:///x?max-age=soon").is_err());
+        assert_eq!(from_url("file:///tmp/x").unwrap().max_age, None);
+        assert!(from_url("file://relative").is_err());
+        assert!(from_url("file:///x?age=1s").is_err());
+        assert!(from_url("file:///x?max-age=soon").is_err());
     }
 }

@@ -19,10 +19,11 @@ use ureq::unversioned::transport::{
 };
 use ureq::{Agent, Timeout};
 
-use super::tcp::{self, Bounded};
+use super::net::{self, Bounded};
 use super::tls::{Peer, Tls, TlsOptions};
 use super::{Attempt, Probe};
 use crate::cli::HttpArgs;
+use crate::target::{Kind, Target, TlsSettings, join_host_port};
 
 /// More than any sane chain of redirects, few enough to stop a loop early.
 const MAX_REDIRECTS: u32 = 5;
@@ -30,8 +31,8 @@ const MAX_REDIRECTS: u32 = 5;
 const BODY_LIMIT: u64 = 1 << 20;
 
 pub struct Http {
-    /// As given, for the report (printed only through `redact`).
-    url: String,
+    /// What the report names (printed without secrets).
+    target: Target,
     /// The URL without user info: what ureq sees, so no message of its own
     /// can carry the password.
     uri: Uri,
@@ -55,11 +56,15 @@ pub struct Http {
 
 impl Http {
     pub fn from_args(args: HttpArgs) -> Result<(Http, Option<String>), String> {
-        let (mut http, fragment) = if args.url.to_ascii_lowercase().starts_with("http+unix://") {
-            Http::parse_unix(&args.url)?
-        } else {
-            Http::parse(&args.url)?
-        };
+        let target = Target::parse(&args.url).map_err(|e| e.to_string())?;
+        if !matches!(target.scheme.kind, Kind::Http | Kind::HttpUnix) {
+            return Err(format!(
+                "{}:// is not an HTTP URL (http://, https:// or http+unix://)",
+                target.scheme.name
+            ));
+        }
+        let flags = args.tls();
+        let mut http = Http::build(target, flags)?;
         if let Some(s) = &args.status {
             http.statuses = Statuses::parse(s)?;
         }
@@ -85,127 +90,94 @@ impl Http {
             }
             http.unix_socket = Some(path);
         }
-        let flags = TlsOptions::from_flags(
-            args.insecure,
-            args.cacert,
-            args.cert,
-            args.key,
-            args.servername,
-        );
-        http.set_tls(flags.or(fragment))?;
         Ok((http, args.timeout))
     }
 
-    /// An `http://` or `https://` URL with `berth check http`'s defaults,
-    /// TLS settings from its fragment.
-    pub fn from_url(url: &str) -> Result<Http, String> {
-        let (mut http, fragment) = Http::parse(url)?;
-        http.set_tls(fragment)?;
-        Ok(http)
-    }
-
-    fn parse(url: &str) -> Result<(Http, TlsOptions), String> {
-        let shown = crate::target::redact(url);
-        let bad = || format!("'{shown}' is not a valid URL: expected e.g. http://api:8000/health");
-        // A fragment is never sent (http::Uri does not accept one): it
-        // carries berth's TLS settings for wait targets.
-        let (without_fragment, fragment) = url.split_once('#').unwrap_or((url, ""));
-        let tls_options =
-            TlsOptions::from_fragment(fragment).map_err(|e| format!("'{shown}': {e}"))?;
-        let parsed: Uri = without_fragment.parse().map_err(|_| bad())?;
-        match parsed.scheme_str().map(str::to_ascii_lowercase).as_deref() {
-            Some("http" | "https") => {}
-            Some(other) => {
-                return Err(format!(
-                    "'{shown}': unknown scheme '{other}://' (use http:// or https://)"
-                ));
-            }
-            None => return Err(bad()),
-        }
-        let authority = parsed.authority().ok_or_else(bad)?.as_str();
-        let (userinfo, host_port) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        if parsed.host().is_none_or(str::is_empty) {
-            return Err(bad());
-        }
-        let path = parsed.path_and_query().map_or("/", |p| p.as_str());
-        let scheme = parsed.scheme_str().unwrap_or("http").to_ascii_lowercase();
-        let uri: Uri = format!("{scheme}://{host_port}{path}")
-            .parse()
-            .map_err(|_| bad())?;
-        let http = Http {
-            url: url.to_string(),
-            host: bare_host(&uri).to_string(),
-            uri,
-            auth: userinfo.map(basic_auth).transpose().map_err(|_| bad())?,
-            method: Method::GET,
-            headers: Vec::new(),
-            statuses: Statuses::default(),
-            contains: None,
-            tls_options: TlsOptions::default(),
-            tls: None,
-            unix_socket: None,
-        };
-        Ok((http, tls_options))
-    }
-
-    /// Reads the TLS files now for an https:// URL or when files are named;
-    /// a plain URL without them builds its TLS only if a redirect leads to
-    /// https:// (reading the system's CA bundle is wasted on plain HTTP).
-    fn set_tls(&mut self, options: TlsOptions) -> Result<(), String> {
-        let files = options.cacert.is_some() || options.cert.is_some() || options.key.is_some();
-        self.tls = if files || self.uri.scheme_str() == Some("https") {
-            Some(Tls::new(&options)?)
-        } else {
-            None
-        };
-        self.tls_options = options;
-        Ok(())
+    /// An `http://`, `https://` or `http+unix://` URL with `berth check
+    /// http`'s defaults, TLS settings from its fragment.
+    pub fn from_target(target: Target) -> Result<Http, String> {
+        Http::build(target, TlsSettings::default())
     }
 
     /// `http+unix://%2Frun%2Fapp.sock/health`: the socket's path,
     /// percent-encoded, in place of the host (the form requests-unixsocket
     /// and Docker's clients use), so `berth wait` can reach an app that
     /// listens on a socket only. The request says `Host: localhost`.
-    pub fn from_unix_url(url: &str) -> Result<Http, String> {
-        let (mut http, fragment) = Http::parse_unix(url)?;
-        http.set_tls(fragment)?;
-        Ok(http)
-    }
-
-    fn parse_unix(url: &str) -> Result<(Http, TlsOptions), String> {
-        let bad = || {
-            format!(
-                "'{}' is not an http+unix URL: expected e.g. http+unix://%2Frun%2Fapp.sock/health",
-                crate::target::redact(url)
-            )
+    fn build(target: Target, flags: TlsSettings) -> Result<Http, String> {
+        let s = target.scheme.name;
+        let (host, port) = target.host().map_err(|e| e.to_string())?;
+        let path = if target.path.is_empty() {
+            "/"
+        } else {
+            &target.path
         };
-        let rest = url.split_once("://").ok_or_else(bad)?.1;
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (socket, path) = rest.split_at(end);
-        let socket = percent_encoding::percent_decode_str(socket)
-            .decode_utf8()
-            .map_err(|_| bad())?;
-        if !socket.starts_with('/') && !socket.starts_with('.') {
-            return Err(bad());
-        }
-        let path = if path.is_empty() { "/" } else { path };
-        let (mut http, fragment) = Http::parse(&format!("http://localhost{path}"))?;
-        http.url = url.to_string();
-        http.unix_socket = Some(socket.into_owned());
-        Ok((http, fragment))
+        let query = target
+            .query
+            .as_deref()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        let (uri, unix_socket) = match target.scheme.kind {
+            Kind::HttpUnix => {
+                if !host.starts_with('/') && !host.starts_with('.') {
+                    return Err(format!(
+                        "{s} URL: expected the socket's path in place of the host, e.g. http+unix://%2Frun%2Fapp.sock/health"
+                    ));
+                }
+                (
+                    format!("http://localhost{path}{query}"),
+                    Some(host.to_string()),
+                )
+            }
+            _ => (
+                format!("{s}://{}{path}{query}", join_host_port(host, port)),
+                None,
+            ),
+        };
+        let uri: Uri = uri.parse().map_err(|_| {
+            format!("{s} URL: not a valid HTTP URL (characters that need percent-encoding in the path or query?)")
+        })?;
+        let auth = match (&target.user, target.secret()) {
+            (None, None) => None,
+            (user, password) => Some(
+                basic_auth(
+                    user.as_deref().unwrap_or(""),
+                    password.map_or("", |p| p.expose()),
+                )
+                .map_err(|_| {
+                    format!("{s} URL: the user name or password cannot be sent in a header")
+                })?,
+            ),
+        };
+        let options = target.tls_settings(flags).map_err(|e| e.to_string())?;
+        let tls = match &options {
+            Some(o) if target.scheme.tls || !o.is_empty() => {
+                Some(Tls::new(&TlsOptions::from(o.clone()))?)
+            }
+            _ => None,
+        };
+        Ok(Http {
+            host: bare_host(&uri).to_string(),
+            target,
+            uri,
+            auth,
+            method: Method::GET,
+            headers: Vec::new(),
+            statuses: Statuses::default(),
+            contains: None,
+            tls_options: options.map(TlsOptions::from).unwrap_or_default(),
+            tls,
+            unix_socket,
+        })
     }
 }
 
 impl Probe for Http {
     fn describe(&self) -> String {
         match &self.unix_socket {
-            Some(path) if !self.url.starts_with("http+unix") => {
-                format!("{} via {path}", crate::target::redact(&self.url))
+            Some(path) if self.target.scheme.kind != Kind::HttpUnix => {
+                format!("{} via {path}", self.target)
             }
-            _ => crate::target::redact(&self.url),
+            _ => self.target.to_string(),
         }
     }
 
@@ -345,17 +317,11 @@ fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
     Ok((name, value))
 }
 
-/// The `Authorization` value for URL user info `user:password`, both parts
-/// percent-decoded as URLs require for '@', ':' and '/' in them.
-fn basic_auth(userinfo: &str) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+/// The `Authorization` value for URL user info `user:password` (both
+/// already percent-decoded).
+fn basic_auth(user: &str, password: &str) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
     use base64::Engine;
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    let creds = format!("{}:{}", decode(user), decode(password));
+    let creds = format!("{user}:{password}");
     let mut value = HeaderValue::from_str(&format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(creds)
@@ -471,7 +437,7 @@ impl Resolver for Names {
             addrs.push(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
             return Ok(addrs);
         }
-        let found = tcp::resolve(host, port, &ctx.attempt).map_err(|r| ctx.fail(r))?;
+        let found = net::resolve(host, port, &ctx.attempt).map_err(|r| ctx.fail(r))?;
         for a in found.into_iter().take(16) {
             addrs.push(a);
         }
@@ -508,11 +474,13 @@ impl Connector for Dialer {
         let attempt = &ctx.attempt;
         let sock = match &ctx.unix_socket {
             Some(path) => Bounded::unix(
-                tcp::connect_unix(path, attempt).map_err(|r| ctx.fail(r))?,
+                net::connect_unix(path, attempt).map_err(|r| ctx.fail(r))?,
                 attempt,
             ),
             None => Bounded::new(
-                tcp::connect_addrs(&details.addrs, attempt).map_err(|r| ctx.fail(r))?,
+                net::connect_addrs(&details.addrs, attempt)
+                    .map_err(|r| ctx.fail(r))?
+                    .0,
                 attempt,
             ),
         };
@@ -700,20 +668,20 @@ mod tests {
 
     #[test]
     fn urls() {
-        let h = Http::from_url("http://u:p%40ss@[::1]:8080/health?x=1#insecure").unwrap();
+        let from_url = |u: &str| Http::from_target(Target::parse(u).map_err(|e| e.to_string())?);
+        let h = from_url("http://u:p%40ss@[::1]:8080/health?x=1#insecure").unwrap();
         assert_eq!(h.uri.to_string(), "http://[::1]:8080/health?x=1");
         // "u:p@ss" in base64
         assert_eq!(h.auth.unwrap().to_str().unwrap(), "Basic dTpwQHNz");
-        let err = |url: &str| Http::from_url(url).err().expect("should be refused");
-        assert!(err("ftp://h/").contains("unknown scheme"));
-        assert!(err("https://h/#frag").contains("unknown TLS setting (expected"));
+        let err = |url: &str| from_url(url).err().expect("should be refused");
+        err("https://h/#frag");
         err("http://");
-        let u = Http::from_unix_url("http+unix://%2Frun%2Fapp.sock/health?x=1").unwrap();
+        let u = from_url("http+unix://%2Frun%2Fapp.sock/health?x=1").unwrap();
         assert_eq!(u.unix_socket.as_deref(), Some("/run/app.sock"));
         assert_eq!(u.uri.to_string(), "http://localhost/health?x=1");
-        let u = Http::from_unix_url("http+unix://%2Frun%2Fapp.sock").unwrap();
+        let u = from_url("http+unix://%2Frun%2Fapp.sock").unwrap();
         assert_eq!(u.uri.to_string(), "http://localhost/");
-        assert!(Http::from_unix_url("http+unix://app.sock/").is_err());
+        assert!(from_url("http+unix://app.sock/").is_err());
         let e = err("http://u:secret@ho st/");
         assert!(!e.contains("secret"), "{e}");
     }

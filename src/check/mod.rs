@@ -1,14 +1,16 @@
 //! `berth check`: one attempt against one target, bounded by a timeout over
 //! every phase, reported in one line on stdout. Exit 0 healthy, 1 unhealthy.
 //!
-//! A new protocol is a new file here plus one line in `from_url` (the scheme
-//! table that `berth wait` and `run --wait` use).
+//! A new protocol is a new file here, its row in the scheme table
+//! (`target.rs`) and one line in `from_target`. Every protocol reaches its
+//! peer through `net` and speaks TLS through `tls`.
 
 pub mod attempt;
 pub mod file;
 pub mod grpc;
 pub mod h2;
 pub mod http;
+pub mod net;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{CheckArgs, CheckKind};
 use crate::exit;
+use crate::target::{Kind, Target};
 pub use attempt::Attempt;
 
 pub use crate::options::DEFAULT_CHECK_TIMEOUT as DEFAULT_TIMEOUT;
@@ -44,25 +47,22 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
-/// Builds the check a URL's scheme selects, with `berth check`'s defaults.
+/// Builds the check a URL's scheme selects (the scheme table in
+/// `target.rs`), with `berth check`'s defaults.
 pub fn from_url(url: &str) -> Result<Arc<dyn Probe>, String> {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    match scheme.as_deref() {
-        Some("http" | "https") => Ok(Arc::new(http::Http::from_url(url)?)),
-        Some("postgres" | "postgresql") => Ok(Arc::new(postgres::Postgres::from_url(url)?)),
-        Some("redis" | "rediss") => Ok(Arc::new(redis::Redis::from_url(url)?)),
-        Some("http+unix") => Ok(Arc::new(http::Http::from_unix_url(url)?)),
-        Some("grpc" | "grpcs") => Ok(Arc::new(grpc::Grpc::from_url(url)?)),
-        Some("tcp") => Ok(Arc::new(tcp::Tcp::from_url(url)?)),
-        Some("file") => Ok(Arc::new(file::File::from_url(url)?)),
-        Some(other) => Err(format!(
-            "unknown scheme '{other}://' (use http, https, http+unix, postgres, postgresql, redis, rediss, grpc, grpcs, tcp or file)"
-        )),
-        None => Err(format!(
-            "'{}' is not a URL: expected e.g. tcp://db:5432 or http://api:8000/health",
-            crate::target::redact(url)
-        )),
-    }
+    from_target(Target::parse(url).map_err(|e| e.to_string())?)
+}
+
+/// The check for a parsed target.
+pub fn from_target(target: Target) -> Result<Arc<dyn Probe>, String> {
+    Ok(match target.scheme.kind {
+        Kind::Http | Kind::HttpUnix => Arc::new(http::Http::from_target(target)?),
+        Kind::Postgres => Arc::new(postgres::Postgres::from_target(target)?),
+        Kind::Redis => Arc::new(redis::Redis::from_target(target)?),
+        Kind::Grpc => Arc::new(grpc::Grpc::from_target(target)?),
+        Kind::Tcp => Arc::new(tcp::Tcp::from_target(target)?),
+        Kind::File => Arc::new(file::File::from_target(target)?),
+    })
 }
 
 /// Runs `probe` once, giving up after `timeout` whatever it is doing.
@@ -91,6 +91,16 @@ pub fn run_once(probe: Arc<dyn Probe>, timeout: Duration) -> Outcome {
         healthy: result.is_ok(),
         reason: result.unwrap_or_else(|e| e),
         elapsed: start.elapsed(),
+    }
+}
+
+/// A fragment of what a peer sent, fit for the one-line report: control
+/// characters dropped, at most 160 characters. Every protocol clips here.
+pub fn clip(s: &str) -> String {
+    let line: String = s.chars().filter(|c| !c.is_control()).collect();
+    match line.char_indices().nth(160) {
+        Some((i, _)) => format!("{}...", &line[..i]),
+        None => line,
     }
 }
 

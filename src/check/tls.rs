@@ -32,7 +32,7 @@ use rustls::{
 };
 
 use super::Attempt;
-use super::tcp::Bounded;
+use super::net::Bounded;
 
 /// Where distributions keep their CA bundle, tried in order when
 /// `SSL_CERT_FILE` is not set (the same variable OpenSSL and curl honour).
@@ -144,6 +144,22 @@ impl TlsOptions {
             cert,
             key,
             servername,
+            ..TlsOptions::default()
+        }
+    }
+}
+
+impl From<crate::target::TlsSettings> for TlsOptions {
+    /// The one TLS flag set (`--insecure --cacert --cert --key
+    /// --servername`, or the same in a URL fragment); without a CA file the
+    /// system's CAs are the trust anchors.
+    fn from(s: crate::target::TlsSettings) -> TlsOptions {
+        TlsOptions {
+            insecure: s.insecure,
+            cacert: s.cacert,
+            cert: s.cert,
+            key: s.key,
+            servername: s.servername,
             ..TlsOptions::default()
         }
     }

@@ -44,7 +44,7 @@ fn lock(board: &Board) -> MutexGuard<'_, Vec<Status>> {
 pub fn targets(urls: &[String]) -> Result<Vec<Arc<dyn Probe>>, Error> {
     urls.iter()
         .map(|u| {
-            check::from_url(u).map_err(|e| usage(format!("{}: {e}", crate::target::redact(u))))
+            check::from_url(u).map_err(|e| usage(format!("{}: {e}", crate::target::sketch(u))))
         })
         .collect()
 }
