@@ -333,7 +333,12 @@ impl Target {
             ));
         };
         let Some(scheme) = scheme(name) else {
-            return err(format!("unknown scheme (use {})", scheme_names()));
+            // A scheme's name is no secret, if it is a plain word.
+            let shown = match printable_key(name).starts_with('\'') {
+                true => format!(" '{name}://'"),
+                false => String::new(),
+            };
+            return err(format!("unknown scheme{shown} (use {})", scheme_names()));
         };
         Target::parse_rest(scheme, rest)
     }
@@ -753,7 +758,11 @@ pub fn split_list(text: &str) -> Vec<String> {
     items
         .into_iter()
         // Commas that end the list, or stand between items, separate.
-        .map(|i| i.trim().trim_end_matches([',', ' ', '\t', '\n']).to_string())
+        .map(|i| {
+            i.trim()
+                .trim_end_matches([',', ' ', '\t', '\n'])
+                .to_string()
+        })
         .filter(|i| !i.is_empty())
         .collect()
 }

@@ -302,6 +302,24 @@ impl Write for Bounded {
         }
     }
 
+    /// One system call for all of `bufs`, as the socket itself would: TLS
+    /// writes a handshake flight as several records, and a server that
+    /// judges the first part and hangs up before the rest arrives resets
+    /// the connection, losing the alert that says why.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let left = Some(self.left()?);
+        match &mut self.stream {
+            Sock::Tcp(s) => {
+                s.set_write_timeout(left)?;
+                s.write_vectored(bufs)
+            }
+            Sock::Unix(s) => {
+                s.set_write_timeout(left)?;
+                s.write_vectored(bufs)
+            }
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }

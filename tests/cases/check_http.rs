@@ -423,14 +423,14 @@ fn peer_that_closes_at_once() {
 #[test]
 fn usage_errors_exit_1_with_a_message() {
     let url = format!("http://{USERINFO}@127.0.0.1:9/");
-    usage_error(&check(&["http", "not a url"]), "is not a valid URL");
+    usage_error(&check(&["http", "not a url"]), "not a URL");
     usage_error(
         &check(&["http", &format!("ftp://{USERINFO}@h/")]),
         "unknown scheme 'ftp://'",
     );
     usage_error(
         &check(&["http", &format!("http://{USERINFO}@ho st/")]),
-        "is not a valid URL",
+        "the host holds spaces",
     );
     usage_error(
         &check(&["http", "--header", "no colon", &url]),

@@ -156,8 +156,8 @@ fn loading() {
 fn usage_errors() {
     check(&["redis", "--role", "leader"], &[]).usage("--role 'leader'", &[]);
     check(&["redis", "redis://:pw-usage-4@h:notaport"], &[])
-        .usage("not a Redis URL", &["pw-usage-4"]);
-    check(&["redis", "http://h:6379"], &[]).usage("not redis:// or rediss://", &[]);
+        .usage("redis URL: expected HOST or HOST:PORT", &["pw-usage-4"]);
+    check(&["redis", "http://h:6379"], &[]).usage("http:// is not a Redis URL", &[]);
     check(
         &["redis", "rediss://h", "--cacert", "/nonexistent.pem"],
         &[],

@@ -104,7 +104,7 @@ fn timeout_names_each_target_and_its_reason_and_never_runs_cmd() {
     );
     assert!(
         err.contains(&format!(
-            "redis://127.0.0.1:{closer} never became ready: connection closed before the reply (not a Redis server?)"
+            "redis://127.0.0.1:{closer} never became ready: connection closed by the server before the reply (not a Redis server?)"
         )),
         "{err}"
     );
