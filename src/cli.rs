@@ -152,7 +152,7 @@ pub struct WaitArgs {
     #[argh(switch, short = 'q')]
     pub quiet: bool,
 
-    /// dependencies to wait for (http, https, http+unix, postgres, postgresql, redis, rediss, grpc, grpcs, tcp, file URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]. TLS: https/rediss/grpcs take #cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure, postgres takes sslmode, sslrootcert, sslcert, sslkey parameters
+    /// dependencies to wait for (http, https, http+unix, postgres, postgresql, redis, rediss, valkey, valkeys, grpc, grpcs, tcp, file URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]. TLS: https/rediss/grpcs take #cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure, postgres takes sslmode, sslrootcert, sslcert, sslkey parameters
     #[argh(positional)]
     pub urls: Vec<String>,
 }

@@ -343,6 +343,79 @@ impl Target {
         Target::parse_rest(scheme, rest)
     }
 
+    /// Parses `text` for a command that checks one kind of target: a URL
+    /// of a scheme of that kind, or, when `bare` names a scheme, an address
+    /// without a scheme (`check tcp db:5432`, `check grpc api:50051`).
+    pub fn parse_for(
+        text: &str,
+        kinds: &[Kind],
+        bare: Option<&'static str>,
+    ) -> Result<Target, Error> {
+        let target = match (text.contains("://"), bare.and_then(scheme)) {
+            (false, Some(default)) => Target::parse_rest(default, text)?,
+            _ => Target::parse(text)?,
+        };
+        if !kinds.contains(&target.scheme.kind) {
+            let names: Vec<&str> = SCHEMES
+                .iter()
+                .filter(|s| kinds.contains(&s.kind))
+                .map(|s| s.name)
+                .collect();
+            return err(format!(
+                "{}:// is not for this check: use {}://",
+                target.scheme.name,
+                names.join("://, ")
+            ));
+        }
+        Ok(target)
+    }
+
+    /// The URL as a client library sends it: no user info, no fragment,
+    /// `host` in place of the URL's own when given (`localhost` for a Unix
+    /// socket's HTTP), the scheme's default port when the URL names none.
+    pub fn request_url(&self, host: Option<&str>) -> Result<String, Error> {
+        let (own, port) = self.host()?;
+        let scheme = match self.scheme.kind {
+            Kind::HttpUnix => "http",
+            _ => self.scheme.name,
+        };
+        let authority = match host {
+            Some(h) => h.to_string(),
+            None => join_host_port(own, port),
+        };
+        let path = if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        };
+        let query = self
+            .query
+            .as_deref()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        Ok(format!("{scheme}://{authority}{path}{query}"))
+    }
+
+    /// A target made of parts (what `check postgres` names when the
+    /// environment gave them), printed like a parsed one.
+    pub fn from_parts(
+        scheme: &'static Scheme,
+        hosts: Vec<Host>,
+        user: Option<String>,
+        path: String,
+    ) -> Target {
+        Target {
+            scheme,
+            hosts,
+            user,
+            secret: None,
+            bare_secret: false,
+            path,
+            query: None,
+            tls: TlsSettings::default(),
+        }
+    }
+
     /// Parses what follows `scheme://`.
     pub fn parse_rest(scheme: &'static Scheme, rest: &str) -> Result<Target, Error> {
         let s = scheme.name;
@@ -905,6 +978,44 @@ mod tests {
             "postgres://****@db/x?password=****&sslmode=****"
         );
         assert_eq!(sketch("db:5432"), "db:5432");
+    }
+
+    /// The help text and the README name exactly the schemes of the table.
+    #[test]
+    fn help_and_readme_follow_the_table() {
+        use argh::FromArgs;
+        let help = crate::cli::Berth::from_args(&["berth"], &["wait", "--help"])
+            .err()
+            .expect("--help exits early")
+            .output;
+        let listed = help
+            .split_once("dependencies to wait for (")
+            .and_then(|(_, rest)| rest.split_once(" URLs)"))
+            .expect("the help lists the schemes")
+            .0
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(listed, scheme_names(), "berth wait --help");
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        let list = readme
+            .split_once("URL schemes pick the check")
+            .expect("the README's scheme list")
+            .1;
+        let list = &list[..list.find("\n  - ").unwrap_or(list.len())];
+        for s in SCHEMES {
+            assert!(
+                list.contains(&format!("`{}://`", s.name)),
+                "README lacks {}://",
+                s.name
+            );
+        }
+        assert_eq!(
+            list.matches("://`").count(),
+            SCHEMES.len(),
+            "README: {list}"
+        );
     }
 
     #[test]

@@ -39,17 +39,8 @@ impl Grpc {
     /// `grpcs://HOST:PORT`.
     pub fn from_args(args: GrpcArgs) -> Result<(Grpc, Option<String>), String> {
         let flags = args.tls();
-        let text = match args.address.contains("://") {
-            true => args.address,
-            false => format!("grpc://{}", args.address),
-        };
-        let target = Target::parse(&text).map_err(|e| e.to_string())?;
-        if target.scheme.kind != Kind::Grpc {
-            return Err(format!(
-                "{}:// is not a gRPC address (HOST:PORT, grpc:// or grpcs://)",
-                target.scheme.name
-            ));
-        }
+        let target = Target::parse_for(&args.address, &[Kind::Grpc], Some("grpc"))
+            .map_err(|e| e.to_string())?;
         let mut grpc = Grpc::build(target, flags)?;
         if let Some(s) = args.service {
             grpc.service = s;

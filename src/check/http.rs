@@ -23,7 +23,7 @@ use super::net::{self, Bounded};
 use super::tls::{Peer, Tls, TlsOptions};
 use super::{Attempt, Probe};
 use crate::cli::HttpArgs;
-use crate::target::{Kind, Target, TlsSettings, join_host_port};
+use crate::target::{Kind, Target, TlsSettings};
 
 /// More than any sane chain of redirects, few enough to stop a loop early.
 const MAX_REDIRECTS: u32 = 5;
@@ -56,13 +56,8 @@ pub struct Http {
 
 impl Http {
     pub fn from_args(args: HttpArgs) -> Result<(Http, Option<String>), String> {
-        let target = Target::parse(&args.url).map_err(|e| e.to_string())?;
-        if !matches!(target.scheme.kind, Kind::Http | Kind::HttpUnix) {
-            return Err(format!(
-                "{}:// is not an HTTP URL (http://, https:// or http+unix://)",
-                target.scheme.name
-            ));
-        }
+        let target = Target::parse_for(&args.url, &[Kind::Http, Kind::HttpUnix], None)
+            .map_err(|e| e.to_string())?;
         let flags = args.tls();
         let mut http = Http::build(target, flags)?;
         if let Some(s) = &args.status {
@@ -105,34 +100,18 @@ impl Http {
     /// listens on a socket only. The request says `Host: localhost`.
     fn build(target: Target, flags: TlsSettings) -> Result<Http, String> {
         let s = target.scheme.name;
-        let (host, port) = target.host().map_err(|e| e.to_string())?;
-        let path = if target.path.is_empty() {
-            "/"
-        } else {
-            &target.path
-        };
-        let query = target
-            .query
-            .as_deref()
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default();
-        let (uri, unix_socket) = match target.scheme.kind {
-            Kind::HttpUnix => {
-                if !host.starts_with('/') && !host.starts_with('.') {
-                    return Err(format!(
-                        "{s} URL: expected the socket's path in place of the host, e.g. http+unix://%2Frun%2Fapp.sock/health"
-                    ));
-                }
-                (
-                    format!("http://localhost{path}{query}"),
-                    Some(host.to_string()),
-                )
+        let (host, _) = target.host().map_err(|e| e.to_string())?;
+        let unix_socket = match target.scheme.kind {
+            Kind::HttpUnix if !host.starts_with('/') && !host.starts_with('.') => {
+                return Err(format!(
+                    "{s} URL: expected the socket's path in place of the host, e.g. http+unix://%2Frun%2Fapp.sock/health"
+                ));
             }
-            _ => (
-                format!("{s}://{}{path}{query}", join_host_port(host, port)),
-                None,
-            ),
+            Kind::HttpUnix => Some(host.to_string()),
+            _ => None,
         };
+        let local = unix_socket.as_ref().map(|_| "localhost");
+        let uri = target.request_url(local).map_err(|e| e.to_string())?;
         let uri: Uri = uri.parse().map_err(|_| {
             format!("{s} URL: not a valid HTTP URL (characters that need percent-encoding in the path or query?)")
         })?;

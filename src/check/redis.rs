@@ -49,13 +49,7 @@ impl Redis {
         };
         let flags = args.tls();
         let url = args.url.unwrap_or_else(|| DEFAULT_URL.to_string());
-        let target = Target::parse(&url).map_err(|e| e.to_string())?;
-        if target.scheme.kind != Kind::Redis {
-            return Err(format!(
-                "{}:// is not a Redis URL (redis://, rediss://, valkey:// or valkeys://)",
-                target.scheme.name
-            ));
-        }
+        let target = Target::parse_for(&url, &[Kind::Redis], None).map_err(|e| e.to_string())?;
         let mut redis = Redis::build(target, flags)?;
         redis.role = role;
         Ok((redis, args.timeout))

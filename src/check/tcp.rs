@@ -2,7 +2,7 @@
 
 use super::{Attempt, Probe, net};
 use crate::cli::TcpArgs;
-use crate::target::{self, Target};
+use crate::target::{Kind, Target};
 
 pub struct Tcp {
     target: Target,
@@ -11,17 +11,8 @@ pub struct Tcp {
 impl Tcp {
     /// `berth check tcp HOST:PORT` (or a `tcp://` URL).
     pub fn from_args(args: TcpArgs) -> Result<(Tcp, Option<String>), String> {
-        let text = match args.address.contains("://") {
-            true => args.address,
-            false => format!("tcp://{}", args.address),
-        };
-        let target = Target::parse(&text).map_err(|e| e.to_string())?;
-        if target.scheme.kind != target::Kind::Tcp {
-            return Err(format!(
-                "{}:// is not tcp://: use 'berth check URL'",
-                target.scheme.name
-            ));
-        }
+        let target = Target::parse_for(&args.address, &[Kind::Tcp], Some("tcp"))
+            .map_err(|e| e.to_string())?;
         Ok((Tcp::from_target(target)?, args.timeout))
     }
 

@@ -55,14 +55,8 @@ impl Lock {
     /// Connects to `url` and waits until `pg_advisory_lock` is granted, or a
     /// stop signal arrives.
     pub fn acquire(url: &str, name: &str, signals: &SignalFd) -> Result<Lock, Error> {
-        let target = Target::parse(url)
+        let target = Target::parse_for(url, &[Kind::Postgres], None)
             .map_err(|e| Error::Lock(format!("{}: {e}", crate::target::sketch(url))))?;
-        if target.scheme.kind != Kind::Postgres {
-            return Err(Error::Lock(format!(
-                "{}:// is not a PostgreSQL URL (postgres:// or postgresql://)",
-                target.scheme.name
-            )));
-        }
         let pg = Postgres::from_target(target).map_err(Error::Lock)?;
         let key = key(name);
         let what = format!("'{name}' on {}", pg.describe());

@@ -7,6 +7,7 @@ mod check_unix_http;
 mod docker;
 mod faults;
 mod gate;
+mod layout;
 mod pre_lock;
 mod run;
 mod stack;

@@ -21,7 +21,7 @@ use super::net;
 use super::tls::{self, Peer, Tls, TlsOptions};
 use super::{Attempt, Probe};
 use crate::cli::PostgresArgs;
-use crate::target::{Kind, Target, TlsSettings, join_host_port};
+use crate::target::{Host, Kind, Target, TlsSettings};
 pub use conninfo::{ConnInfo, PgHost, SslMode, pgpass_lookup};
 
 /// The SSLRequest message: length 8, code 1234.5679.
@@ -43,19 +43,11 @@ pub struct Postgres {
 impl Postgres {
     pub fn from_args(args: PostgresArgs) -> Result<(Postgres, Option<String>), String> {
         let flags = args.tls();
-        let target = match &args.url {
-            Some(url) => {
-                let t = Target::parse(url).map_err(|e| e.to_string())?;
-                if t.scheme.kind != Kind::Postgres {
-                    return Err(format!(
-                        "{}:// is not a PostgreSQL URL (postgres:// or postgresql://)",
-                        t.scheme.name
-                    ));
-                }
-                Some(t)
-            }
-            None => None,
-        };
+        let target = args
+            .url
+            .as_deref()
+            .map(|url| Target::parse_for(url, &[Kind::Postgres], None).map_err(|e| e.to_string()))
+            .transpose()?;
         let mut pg = Postgres::build(target.as_ref(), &flags)?;
         pg.query = args.query.unwrap_or(pg.query);
         pg.ping = args.ping;
@@ -96,17 +88,17 @@ impl Postgres {
         let shown = match target {
             Some(t) => t.to_string(),
             None => {
-                let hosts: Vec<String> = info
+                let hosts = info
                     .hosts
                     .iter()
-                    .map(|h| join_host_port(&h.host, h.port))
+                    .map(|h| Host {
+                        name: h.host.clone(),
+                        port: Some(h.port),
+                    })
                     .collect();
-                format!(
-                    "postgres://{}@{}/{}",
-                    info.user,
-                    hosts.join(","),
-                    info.dbname
-                )
+                let path = format!("/{}", info.dbname);
+                let scheme = crate::target::scheme("postgres").expect("in the table");
+                Target::from_parts(scheme, hosts, Some(info.user.clone()), path).to_string()
             }
         };
         Ok(Postgres {
