@@ -601,3 +601,100 @@ fn own_flags_must_be_utf8() {
         );
     }
 }
+
+/// Asserts that no output of a run holds `secret`.
+fn assert_no_secret(out: &std::process::Output, secret: &str, what: &str) {
+    for (name, stream) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !text(stream).contains(secret),
+            "{what}: password on {name}: {}",
+            text(stream)
+        );
+    }
+}
+
+/// Bug 1 (passwords printed): a PostgreSQL password given as libpq allows,
+/// `?password=` in the query, is printed by no line of `berth wait`: not
+/// the per-attempt lines of -v, not the "is ready" line, not the progress
+/// and timeout lines of a wait that fails.
+#[test]
+fn wait_never_prints_a_postgres_password_given_in_the_query() {
+    use crate::support::postgres::{SECRET_PASSWORD, SECRET_USER, primary};
+    let url = |port: u16| {
+        format!("postgres://{SECRET_USER}@127.0.0.1:{port}/app?password={SECRET_PASSWORD}")
+    };
+    let real = url(primary().port);
+    for verbose in [&["-v"][..], &[]] {
+        let out = output_bounded(
+            berth()
+                .arg("wait")
+                .args(verbose)
+                .args(["--timeout", "20s", &real]),
+            LIMIT,
+        );
+        assert_no_secret(&out, SECRET_PASSWORD, &format!("wait {verbose:?}"));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    // Nothing listens there: attempts fail, then the wait times out.
+    let dead = url(free_port());
+    for verbose in [&["-v"][..], &[]] {
+        let out = output_bounded(
+            berth()
+                .arg("wait")
+                .args(verbose)
+                .args(["--timeout", "1s", &dead]),
+            LIMIT,
+        );
+        assert_no_secret(&out, SECRET_PASSWORD, &format!("failing wait {verbose:?}"));
+        assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("never became ready"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// Bug 1: a URL berth cannot parse is reported without its password (exit
+/// 125, one line), whatever the scheme.
+#[test]
+fn malformed_wait_urls_are_reported_without_the_password() {
+    let secret = "Zq9s3cret";
+    for url in [
+        format!("grpc://u:{secret}@host"),
+        format!("grpcs://u:{secret}@host"),
+        format!("file://u:{secret}@x"),
+        format!("tcp://u:{secret}@db"),
+        format!("http://u:{secret}@[::1"),
+    ] {
+        let out = output_bounded(berth().args(["wait", &url]), LIMIT);
+        assert_no_secret(&out, secret, &url);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{url}: {err}");
+        assert_eq!(err.lines().count(), 1, "{url}: one line: {err}");
+    }
+}
+
+/// Bug 1: a password with a comma in BERTH_WAIT (a comma-separated list)
+/// stays whole: berth logs in, and prints no part of it.
+#[test]
+fn comma_in_a_password_in_berth_wait() {
+    use crate::support::postgres::{COMMA_PASSWORD, COMMA_USER, primary};
+    let url = format!(
+        "postgres://{COMMA_USER}:{COMMA_PASSWORD}@127.0.0.1:{}/app",
+        primary().port
+    );
+    let out = output_bounded(
+        berth()
+            .env("BERTH_WAIT", &url)
+            .env("BERTH_WAIT_TIMEOUT", "20s")
+            .args(["wait", "--", "echo", "ready"]),
+        LIMIT,
+    );
+    let (head, tail) = COMMA_PASSWORD.split_once(',').unwrap();
+    for part in [COMMA_PASSWORD, head, tail] {
+        assert_no_secret(&out, part, "BERTH_WAIT");
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ready\n");
+}

@@ -4,6 +4,7 @@ mod check_http;
 mod check_postgres;
 mod check_redis;
 mod check_unix_http;
+mod dead_address;
 mod docker;
 mod faults;
 mod gate;
