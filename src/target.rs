@@ -985,8 +985,7 @@ mod tests {
     fn help_and_readme_follow_the_table() {
         use argh::FromArgs;
         let help = crate::cli::Berth::from_args(&["berth"], &["wait", "--help"])
-            .err()
-            .expect("--help exits early")
+            .expect_err("--help exits early")
             .output;
         let listed = help
             .split_once("dependencies to wait for (")
