@@ -12,6 +12,7 @@ use crate::cli::FileArgs;
 
 pub struct File {
     path: String,
+    /// `None`: any age (no `--max-age`, or 0).
     max_age: Option<Duration>,
 }
 
@@ -20,11 +21,10 @@ impl File {
         if args.path.is_empty() {
             return Err("the file path is empty".into());
         }
-        let max_age = args
-            .max_age
-            .as_deref()
-            .map(|d| max_age(d, "--max-age"))
-            .transpose()?;
+        let max_age = match args.max_age.as_deref() {
+            Some(text) => crate::duration::parse(text, "--max-age")?,
+            None => None,
+        };
         Ok((
             File {
                 path: args.path,
@@ -50,7 +50,7 @@ impl File {
         let mut max = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
-                Some(("max-age", d)) => max = Some(max_age(d, "max-age")?),
+                Some(("max-age", d)) => max = crate::duration::parse(d, "max-age")?,
                 _ => {
                     return Err(format!(
                         "'{url}': unknown parameter '{pair}' (file URLs take max-age=DUR)"
@@ -60,11 +60,6 @@ impl File {
         }
         Ok(File { path, max_age: max })
     }
-}
-
-fn max_age(text: &str, flag: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{flag} '{text}' is not a duration like 30s or 5m ({e})"))
 }
 
 impl Probe for File {
@@ -165,5 +160,12 @@ mod tests {
         assert!(File::from_url("file://relative").is_err());
         assert!(File::from_url("file:///x?age=1s").is_err());
         assert!(File::from_url("file:///x?max-age=soon").is_err());
+        // One parser for every duration: bare seconds, 0 for any age.
+        assert_eq!(
+            File::from_url("file:///x?max-age=30").unwrap().max_age,
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(File::from_url("file:///x?max-age=0").unwrap().max_age, None);
+        assert!(File::from_url("file:///x?max-age=999999999999h").is_err());
     }
 }

@@ -264,13 +264,14 @@ fn forward(got: signals::Received, child: Pid, opts: &RunOptions) {
 }
 
 /// CMD has exited. Whatever else is left in berth's tree gets SIGTERM, then
-/// SIGKILL after `grace`; berth returns as soon as nothing is left (it sees
-/// each exit as a SIGCHLD, so there is no polling).
-fn clean_up(signals: &SignalFd, grace: Duration) {
+/// SIGKILL after `grace` (at once when `None`, `--grace 0`); berth returns
+/// as soon as nothing is left (it sees each exit as a SIGCHLD, so there is
+/// no polling).
+fn clean_up(signals: &SignalFd, grace: Option<Duration>) {
     if reap(None).none_left {
         return;
     }
-    if !grace.is_zero() {
+    if let Some(grace) = grace {
         let n = signal_tree(SIGTERM);
         log::warn(format_args!(
             "CMD exited; sent SIGTERM to {} leftover process{}, waiting up to {} (--grace)",
