@@ -34,10 +34,10 @@ pub fn parse(text: &str, name: &str) -> Result<Option<Duration>, String> {
         Ok(d) if d.is_zero() => Ok(None),
         Ok(d) if d <= MAX => Ok(Some(d)),
         Ok(_) | Err(humantime::DurationError::NumberOverflow) => Err(format!(
-            "{name}: '{text}' is longer than a year, the most berth accepts; write e.g. 30s, 5m or 365d at most, or 0 for none"
+            "{name} '{text}' is longer than a year, the most berth accepts; write 365d or less, or 0 for none"
         )),
         Err(e) => Err(format!(
-            "{name}: '{text}' is not a duration ({e}); write e.g. 500ms, 5s, 1m30s, 30 (seconds), or 0 for none"
+            "{name} '{text}' is not a duration ({e}); write e.g. 500ms, 5s, 1m30s, 30 (seconds), or 0 for none"
         )),
     }
 }
@@ -85,7 +85,7 @@ mod tests {
             assert_eq!(
                 e,
                 format!(
-                    "--kill-after/BERTH_KILL_AFTER: '{long}' is longer than a year, the most berth accepts; write e.g. 30s, 5m or 365d at most, or 0 for none"
+                    "--kill-after/BERTH_KILL_AFTER '{long}' is longer than a year, the most berth accepts; write 365d or less, or 0 for none"
                 )
             );
         }
@@ -106,7 +106,7 @@ mod tests {
         ] {
             let e = parse(bad, "--max-age").unwrap_err();
             assert!(
-                e.starts_with(&format!("--max-age: '{bad}' is not a duration (")),
+                e.starts_with(&format!("--max-age '{bad}' is not a duration (")),
                 "{e}"
             );
             assert!(e.ends_with("or 0 for none"), "{e}");

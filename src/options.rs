@@ -271,7 +271,7 @@ mod tests {
         );
         assert_eq!(check_timeout(Some("0")).unwrap(), None);
         let e = check_timeout(Some("soon")).unwrap_err();
-        assert!(e.to_string().starts_with("--timeout: 'soon'"), "{e}");
+        assert!(e.to_string().starts_with("--timeout 'soon'"), "{e}");
         assert_eq!(e.code(), crate::exit::USAGE);
     }
 
@@ -292,7 +292,7 @@ mod tests {
         assert_eq!(d(Some("1m"), None).unwrap(), Some(Duration::from_secs(60)));
         let e = d(Some("999999999999h"), None).unwrap_err().to_string();
         assert!(
-            e.starts_with("--grace/BERTH_TEST_NOT_SET: '999999999999h' is longer than a year"),
+            e.starts_with("--grace/BERTH_TEST_NOT_SET '999999999999h' is longer than a year"),
             "{e}"
         );
     }

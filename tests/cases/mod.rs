@@ -5,6 +5,7 @@ mod check_postgres;
 mod check_redis;
 mod check_unix_http;
 mod docker;
+mod durations;
 mod faults;
 mod gate;
 mod pre_lock;
