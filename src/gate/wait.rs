@@ -50,7 +50,8 @@ pub fn targets(urls: &[String]) -> Result<Vec<Arc<dyn Probe>>, Error> {
 }
 
 /// Waits until every target is ready, `timeout` passes (`None`: no limit),
-/// or (when `signals` is given) a stop signal arrives.
+/// or (when `signals` is given) a stop signal arrives, also one that came
+/// together with the last target's success (see `super::stop_pending`).
 pub fn wait_all(
     targets: Vec<Arc<dyn Probe>>,
     timeout: Option<Duration>,
@@ -106,7 +107,10 @@ pub fn wait_all(
     );
     stop.store(true, Ordering::Relaxed);
     match result {
-        Ok(()) => Ok(()),
+        Ok(()) => match signals {
+            Some(signals) => super::stop_pending(signals, "while waiting for dependencies"),
+            None => Ok(()),
+        },
         Err(Ended::Stopped(signal)) => Err(Error::Stopped {
             signal,
             during: "while waiting for dependencies",

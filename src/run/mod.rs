@@ -5,6 +5,9 @@
 //! 3. the startup gate: wait for the `--wait` dependencies, then run the
 //!    `--pre` steps in order under the `--pre-lock`, each supervised exactly
 //!    like CMD; a stop signal or the first failure ends berth here;
+//! 4. a stop signal received since then also ends berth: CMD never starts
+//!    once one has arrived (`gate::stop_pending`, the rule `berth wait`
+//!    follows too);
 //! 5. start CMD;
 //! 6. loop: sleep until a signal arrives; forward it (the first SIGTERM after
 //!    `--stop-delay`), or reap on SIGCHLD;
@@ -64,6 +67,10 @@ pub fn main(opts: &RunOptions, original_mask: Mask) -> Result<u8, Error> {
         })
     })?;
 
+    gate::stop_pending(&signals, "before the command started")?;
+    // That drain may have taken the SIGCHLD of a pre-step's orphan that had
+    // just exited: collect it now, not whenever CMD's tree next changes.
+    reap(None);
     let child = spawn::spawn(&spawn::Spec {
         argv: &opts.cmd,
         mask: original_mask,
