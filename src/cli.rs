@@ -24,6 +24,7 @@ pub enum Command {
 
 /// Run CMD as PID 1: forward signals, reap zombies, pass its exit status through.
 /// Every option can also come from a BERTH_* variable (flags win).
+/// DUR is 500ms, 5s, 1m30s or a number of seconds, at most a year; 0 means none.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
@@ -31,7 +32,7 @@ pub struct RunArgs {
     #[argh(option)]
     pub wait: Vec<String>,
 
-    /// give up waiting after DUR, e.g. 90s or 2m (default 60s) [BERTH_WAIT_TIMEOUT]
+    /// give up waiting after DUR, e.g. 90s or 2m; 0: no limit (default 60s) [BERTH_WAIT_TIMEOUT]
     #[argh(option)]
     pub wait_timeout: Option<String>,
 
@@ -59,15 +60,15 @@ pub struct RunArgs {
     #[argh(option)]
     pub rewrite: Vec<String>,
 
-    /// when CMD has exited, how long leftover processes get after SIGTERM before SIGKILL (default 5s) [BERTH_GRACE]
+    /// when CMD has exited, how long leftover processes get after SIGTERM before SIGKILL; 0: no grace, SIGKILL at once (default 5s) [BERTH_GRACE]
     #[argh(option)]
     pub grace: Option<String>,
 
-    /// after forwarding SIGTERM, SIGINT or SIGQUIT, SIGKILL CMD's group if it still runs after DUR (default never) [BERTH_KILL_AFTER]
+    /// after forwarding SIGTERM, SIGINT or SIGQUIT, SIGKILL CMD's group if it still runs after DUR; 0: never, the default [BERTH_KILL_AFTER]
     #[argh(option)]
     pub kill_after: Option<String>,
 
-    /// hold the first SIGTERM for DUR before forwarding it, so load balancers deregister first; a second SIGTERM, or SIGINT/SIGQUIT, goes through at once [BERTH_STOP_DELAY]
+    /// hold the first SIGTERM for DUR before forwarding it, so load balancers deregister first; a second SIGTERM, or SIGINT/SIGQUIT, goes through at once; 0: no delay, the default [BERTH_STOP_DELAY]
     #[argh(option)]
     pub stop_delay: Option<String>,
 
@@ -89,10 +90,11 @@ pub struct RunArgs {
 }
 
 /// Wait until every URL answers its health check, then exec CMD or exit 0.
+/// DUR is 500ms, 5s, 1m30s or a number of seconds, at most a year; 0 means none.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "wait")]
 pub struct WaitArgs {
-    /// give up after DUR (default 60s) [BERTH_WAIT_TIMEOUT]
+    /// give up after DUR; 0: no limit (default 60s) [BERTH_WAIT_TIMEOUT]
     #[argh(option)]
     pub timeout: Option<String>,
 
@@ -110,6 +112,7 @@ pub struct WaitArgs {
 }
 
 /// One health check: exit 0 healthy, 1 unhealthy.
+/// DUR is 500ms, 5s, 1m30s or a number of seconds, at most a year; 0 means none.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "check")]
 pub struct CheckArgs {
@@ -176,7 +179,7 @@ pub struct HttpArgs {
     #[argh(option)]
     pub servername: Option<String>,
 
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
@@ -205,7 +208,7 @@ pub struct PostgresArgs {
     #[argh(option)]
     pub cacert: Option<String>,
 
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
@@ -242,7 +245,7 @@ pub struct RedisArgs {
     #[argh(option)]
     pub servername: Option<String>,
 
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
@@ -283,7 +286,7 @@ pub struct GrpcArgs {
     #[argh(option)]
     pub servername: Option<String>,
 
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
@@ -296,7 +299,7 @@ pub struct FileArgs {
     #[argh(positional)]
     pub path: String,
 
-    /// unhealthy when the file was last modified longer ago than DUR, e.g. 1m
+    /// unhealthy when the file was last modified longer ago than DUR, e.g. 1m or 30 (seconds); 0: any age
     #[argh(option)]
     pub max_age: Option<String>,
 }
@@ -309,7 +312,7 @@ pub struct TcpArgs {
     #[argh(positional)]
     pub address: String,
 
-    /// give up after DUR (default 3s)
+    /// give up after DUR; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
