@@ -72,6 +72,7 @@ pub enum Command {
 
 /// Run CMD as PID 1: forward signals, reap zombies, pass its exit status through.
 /// Every option can also come from a BERTH_* variable (flags win).
+/// DUR is 500ms, 5s, 1m30s or a number of seconds, at most a year; 0 means none.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
@@ -79,7 +80,7 @@ pub struct RunArgs {
     #[argh(option)]
     pub wait: Vec<String>,
 
-    /// give up waiting after DUR, e.g. 90s or 2m (default 60s) [BERTH_WAIT_TIMEOUT]
+    /// give up waiting after DUR, e.g. 90s or 2m; 0: no limit (default 60s) [BERTH_WAIT_TIMEOUT]
     #[argh(option)]
     pub wait_timeout: Option<String>,
 
@@ -107,15 +108,15 @@ pub struct RunArgs {
     #[argh(option)]
     pub rewrite: Vec<String>,
 
-    /// when CMD has exited, how long leftover processes get after SIGTERM before SIGKILL (default 5s) [BERTH_GRACE]
+    /// when CMD has exited, how long leftover processes get after SIGTERM before SIGKILL; 0: no grace, SIGKILL at once (default 5s) [BERTH_GRACE]
     #[argh(option)]
     pub grace: Option<String>,
 
-    /// after forwarding SIGTERM, SIGINT or SIGQUIT, SIGKILL CMD's group if it still runs after DUR (default never) [BERTH_KILL_AFTER]
+    /// after forwarding SIGTERM, SIGINT or SIGQUIT, SIGKILL CMD's group if it still runs after DUR; 0: never, the default [BERTH_KILL_AFTER]
     #[argh(option)]
     pub kill_after: Option<String>,
 
-    /// hold the first SIGTERM for DUR before forwarding it, so load balancers deregister first; a second SIGTERM, or SIGINT/SIGQUIT, goes through at once [BERTH_STOP_DELAY]
+    /// hold the first SIGTERM for DUR before forwarding it, so load balancers deregister first; a second SIGTERM, or SIGINT/SIGQUIT, goes through at once; 0: no delay, the default [BERTH_STOP_DELAY]
     #[argh(option)]
     pub stop_delay: Option<String>,
 
@@ -137,10 +138,11 @@ pub struct RunArgs {
 }
 
 /// Wait until every URL answers its health check, then exec CMD or exit 0.
+/// DUR is 500ms, 5s, 1m30s or a number of seconds, at most a year; 0 means none.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "wait")]
 pub struct WaitArgs {
-    /// give up after DUR (default 60s) [BERTH_WAIT_TIMEOUT]
+    /// give up after DUR; 0: no limit (default 60s) [BERTH_WAIT_TIMEOUT]
     #[argh(option)]
     pub timeout: Option<String>,
 
@@ -158,6 +160,7 @@ pub struct WaitArgs {
 }
 
 /// One health check: exit 0 healthy, 1 unhealthy.
+/// DUR is 500ms, 5s, 1m30s or a number of seconds, at most a year; 0 means none.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "check")]
 pub struct CheckArgs {
@@ -206,7 +209,7 @@ pub struct HttpArgs {
     pub unix_socket: Option<String>,
 
 
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
@@ -234,7 +237,7 @@ pub struct PostgresArgs {
     pub primary: bool,
 
 
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
@@ -254,7 +257,7 @@ pub struct RedisArgs {
     pub role: Option<String>,
 
 
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
@@ -278,7 +281,7 @@ pub struct GrpcArgs {
     pub header: Vec<String>,
 
 
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
@@ -292,7 +295,7 @@ pub struct FileArgs {
     #[argh(positional)]
     pub path: String,
 
-    /// unhealthy when the file was last modified longer ago than DUR, e.g. 1m
+    /// unhealthy when the file was last modified longer ago than DUR, e.g. 1m or 30 (seconds); 0: any age
     #[argh(option)]
     pub max_age: Option<String>,
 }
@@ -305,7 +308,7 @@ pub struct TcpArgs {
     #[argh(positional)]
     pub address: String,
 
-    /// give up after DUR (default 3s)
+    /// give up after DUR; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }

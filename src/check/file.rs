@@ -13,6 +13,7 @@ use crate::target::Target;
 
 pub struct File {
     path: String,
+    /// `None`: any age (no `--max-age`, or 0).
     max_age: Option<Duration>,
 }
 
@@ -21,11 +22,10 @@ impl File {
         if args.path.is_empty() {
             return Err("the file path is empty".into());
         }
-        let max_age = args
-            .max_age
-            .as_deref()
-            .map(|d| max_age(d, "--max-age"))
-            .transpose()?;
+        let max_age = match args.max_age.as_deref() {
+            Some(text) => crate::duration::parse(text, "--max-age")?,
+            None => None,
+        };
         Ok((
             File {
                 path: args.path,
@@ -56,7 +56,7 @@ impl File {
         let mut max = None;
         for (key, value) in target.params().map_err(|e| e.to_string())? {
             match key.as_str() {
-                "max-age" => max = Some(max_age(&value, "max-age")?),
+                "max-age" => max = crate::duration::parse(&value, "max-age")?,
                 _ => {
                     return Err(target
                         .unknown_param(&key, "file URLs take max-age=DUR")
@@ -66,11 +66,6 @@ impl File {
         }
         Ok(File { path, max_age: max })
     }
-}
-
-fn max_age(text: &str, flag: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{flag} '{text}' is not a duration like 30s or 5m ({e})"))
 }
 
 impl Probe for File {
@@ -172,5 +167,12 @@ mod tests {
         assert!(from_url("file://relative").is_err());
         assert!(from_url("file:///x?age=1s").is_err());
         assert!(from_url("file:///x?max-age=soon").is_err());
+        // One parser for every duration: bare seconds, 0 for any age.
+        assert_eq!(
+            from_url("file:///x?max-age=30").unwrap().max_age,
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(from_url("file:///x?max-age=0").unwrap().max_age, None);
+        assert!(from_url("file:///x?max-age=999999999999h").is_err());
     }
 }

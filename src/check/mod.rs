@@ -65,16 +65,19 @@ pub fn from_target(target: Target) -> Result<Arc<dyn Probe>, String> {
     })
 }
 
-/// Runs `probe` once, giving up after `timeout` whatever it is doing.
+/// Runs `probe` once, giving up after `timeout` whatever it is doing;
+/// `None` (`--timeout 0`) is no limit: berth waits as long as the probe
+/// runs, and its sockets' deadline is a year away (`duration::MAX`, the
+/// longest any duration can be), which no clock arithmetic overflows.
 ///
 /// The attempt runs on its own thread and this one waits with a deadline: a
 /// DNS lookup in the C library, a TLS handshake or a protocol client that
 /// ignores socket timeouts cannot hold berth past it. A thread left behind
 /// by a timeout dies with the process (check) or ends at its socket timeouts
 /// (wait).
-pub fn run_once(probe: Arc<dyn Probe>, timeout: Duration) -> Outcome {
+pub fn run_once(probe: Arc<dyn Probe>, timeout: Option<Duration>) -> Outcome {
     let start = Instant::now();
-    let attempt = Attempt::new(start + timeout);
+    let attempt = Attempt::new(start + timeout.unwrap_or(crate::duration::MAX));
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = attempt.clone();
     let spawned = crate::sys::thread::spawn("attempt", move || {
@@ -82,9 +85,9 @@ pub fn run_once(probe: Arc<dyn Probe>, timeout: Duration) -> Outcome {
     });
     let result = match spawned {
         Err(e) => Err(format!("cannot start the check: {e}")),
-        Ok(_) => match rx.recv_timeout(timeout) {
-            Ok(r) => r,
-            Err(_) => Err(format!("timed out {}", attempt.current_phase())),
+        Ok(_) => match timeout.map_or_else(|| rx.recv().ok(), |t| rx.recv_timeout(t).ok()) {
+            Some(r) => r,
+            None => Err(format!("timed out {}", attempt.current_phase())),
         },
     };
     Outcome {

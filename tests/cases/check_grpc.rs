@@ -182,7 +182,7 @@ fn grpc_usage_errors() {
     usage_error(&check(&["grpc", "api"]), "no port");
     usage_error(
         &check(&["grpc", "http://api:80"]),
-        "http:// is not a gRPC address",
+        "http:// is not for this check: use grpc://, grpcs://",
     );
     usage_error(
         &check(&["grpc", "api:50051", "--insecure"]),

@@ -698,3 +698,130 @@ fn comma_in_a_password_in_berth_wait() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "ready\n");
 }
+
+/// The rule for stop signals before CMD (`gate::stop_pending`): one that
+/// arrives before CMD starts ends berth with 128 + N and CMD never starts,
+/// wherever berth is. Here SIGTERM comes while berth waits for a dependency
+/// that becomes ready only afterwards, when the test creates its file.
+#[test]
+fn sigterm_before_the_last_dependency_is_ready_never_starts_cmd() {
+    for round in 0..20 {
+        let dir = temp_dir("term-then-ready");
+        let (ready, marker) = (dir.join("ready"), dir.join("ran"));
+        let marker_s = marker.to_string_lossy().into_owned();
+        let berth = Pid1::start(&[
+            "run",
+            "--wait",
+            &format!("file://{}", ready.display()),
+            "--wait-timeout",
+            "0",
+            "--",
+            "touch",
+            &marker_s,
+        ]);
+        berth.signal(libc::SIGTERM);
+        std::fs::File::create(&ready).unwrap();
+        let (code, err) = berth.finish(LIMIT);
+        assert_eq!(code, Some(143), "round {round}: {err}");
+        assert!(!marker.exists(), "round {round}: CMD started after SIGTERM");
+    }
+}
+
+/// Runs `wrapper... berth args...` to completion as PID 1 of a new PID
+/// namespace (the wrapper execs berth). For a berth that may end before
+/// `Pid1::start` can see it.
+fn as_pid1(wrapper: &[&str], args: &[&str]) -> std::process::Output {
+    output_bounded(
+        std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+            .args(wrapper)
+            .arg(berth_path())
+            .args(args),
+        LIMIT,
+    )
+}
+
+/// Runs berth as PID 1 with SIGTERM already pending when it starts
+/// (blocked and raised by the process it replaces): a signal that came
+/// before CMD started, whatever berth was doing meanwhile. No timing luck
+/// involved: the signal is there before berth's first instruction.
+fn with_sigterm_pending(args: &[&str]) -> std::process::Output {
+    const RAISE_THEN_EXEC: &str = "import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+os.kill(os.getpid(), signal.SIGTERM)
+os.execv(sys.argv[1], sys.argv[1:])";
+    as_pid1(&[pidns::PYTHON, "-c", RAISE_THEN_EXEC], args)
+}
+
+/// A stop signal that is already there when the wait ends (the last
+/// dependency ready at once), when the pre-steps would start, or when CMD
+/// would: 143, and neither step nor CMD runs. Before the rule lived in one
+/// place, `run` started CMD (or the first step) and forwarded the signal
+/// to it.
+#[test]
+fn a_stop_signal_before_cmd_starts_ends_berth_wherever_it_is() {
+    let dir = temp_dir("pending-term");
+    let ready = dir.join("ready");
+    std::fs::File::create(&ready).unwrap();
+    let ready_url = format!("file://{}", ready.display());
+    let log = dir.join("log");
+    let append = |word: &str| format!("sh -c 'echo {word} >> {}'", log.display());
+    let cmd_text = format!("echo cmd >> {}", log.display());
+    let cmd = ["sh", "-c", &cmd_text];
+    let step = append("step");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["run", "--"],
+        vec!["run", "--wait", &ready_url, "--"],
+        vec!["run", "--pre", &step, "--"],
+        vec!["run", "--wait", &ready_url, "--pre", &step, "--"],
+        vec!["wait", &ready_url, "--"],
+    ];
+    for mut args in cases {
+        args.extend(cmd);
+        for round in 0..5 {
+            let out = with_sigterm_pending(&args);
+            let err = text(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(143),
+                "{args:?} round {round}: {err}"
+            );
+            assert!(err.contains("stopped by SIGTERM"), "{args:?}: {err}");
+            assert_eq!(
+                log_lines(&log),
+                Vec::<String>::new(),
+                "{args:?} round {round}"
+            );
+        }
+    }
+}
+
+/// The window after the wait: the first pre-step sends SIGTERM to berth
+/// (its parent, PID 1) and exits. Whether berth forwards it to the step
+/// before the step exits (the step then dies of it) or finds it once the
+/// step has ended, the second step and CMD never start: 143.
+#[test]
+fn sigterm_from_a_pre_step_stops_everything_after_it() {
+    for round in 0..20 {
+        let dir = temp_dir("step-sends-term");
+        let log = dir.join("log");
+        let append = |word: &str| format!("sh -c 'echo {word} >> {}'", log.display());
+        let out = as_pid1(
+            &[],
+            &[
+                "run",
+                "--pre",
+                &format!("sh -c 'echo first >> {}; kill -TERM 1'", log.display()),
+                "--pre",
+                &append("second"),
+                "--",
+                "sh",
+                "-c",
+                &format!("echo cmd >> {}", log.display()),
+            ],
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(143), "round {round}: {err}");
+        assert_eq!(log_lines(&log), vec!["first"], "round {round}: {err}");
+    }
+}

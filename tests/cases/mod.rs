@@ -6,6 +6,7 @@ mod check_redis;
 mod check_unix_http;
 mod dead_address;
 mod docker;
+mod durations;
 mod faults;
 mod gate;
 mod layout;
