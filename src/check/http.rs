@@ -622,8 +622,8 @@ struct Head {
 }
 
 impl Head {
-    /// curl follows any 3xx that names a `Location`, and reports one that
-    /// names none as the final reply.
+    /// A 3xx is followed when it names a `Location`, whatever the code,
+    /// as curl does; one that names none is the final reply.
     fn is_redirect(&self) -> bool {
         (300..400).contains(&self.status)
     }
@@ -665,17 +665,14 @@ impl Conn<'_> {
     /// As `fill`, with a reason for the report when nothing more came.
     fn more(&mut self) -> Result<(), String> {
         match self.fill() {
-            Ok(0) => Err(format!(
-                "connection closed {}",
-                self.attempt
-                    .current_phase()
-                    .replace("waiting for", "before")
-            )),
+            Ok(0) => Err(self.io_reason(&io::ErrorKind::UnexpectedEof.into())),
             Ok(_) => Ok(()),
             Err(e) => Err(self.io_reason(&e)),
         }
     }
 
+    /// Why a read or write failed: TLS's reason if it has one, else what
+    /// happened in which phase.
     fn io_reason(&self, e: &io::Error) -> String {
         if let Some(r) = self.peer.as_ref().and_then(|p| p.after_handshake(e)) {
             return r;
