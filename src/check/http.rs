@@ -977,6 +977,91 @@ mod tests {
         assert_eq!(method_after(post.clone(), 307), post);
     }
 
+    /// The head and body `reply` gives, read as a check reads them.
+    fn read_reply(reply: &[u8], head_request: bool) -> Result<(u16, Vec<u8>), String> {
+        let attempt = Attempt::new(std::time::Instant::now() + std::time::Duration::from_secs(5));
+        let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        // A thread: a large reply does not fit in the socket's buffer.
+        let reply = reply.to_vec();
+        std::thread::spawn(move || theirs.write_all(&reply));
+        let mut conn = Conn {
+            io: Io::Plain(Bounded::unix(ours, &attempt)),
+            peer: None,
+            attempt: &attempt,
+            buf: Vec::new(),
+        };
+        attempt.phase("waiting for the reply");
+        let head = conn.read_head(head_request)?;
+        attempt.phase("while reading the body");
+        Ok((head.status, conn.read_body(head.body)?))
+    }
+
+    #[test]
+    fn replies_read_to_their_end() {
+        let ok = |reply: &[u8], want: &[u8]| {
+            let (status, body) = read_reply(reply, false).unwrap();
+            assert_eq!(
+                (status, &body[..]),
+                (200, want),
+                "{}",
+                String::from_utf8_lossy(reply)
+            );
+        };
+        ok(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello, and more",
+            b"hello",
+        );
+        ok(b"HTTP/1.0 200 OK\r\n\r\nuntil close", b"until close");
+        ok(b"HTTP/1.1 103 Early\r\nLink: </a>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", b"hi");
+        ok(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\nA\r\n0123456789\r\n0\r\nT: 1\r\n\r\n", b"abc0123456789");
+        let big = [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n"[..],
+            &vec![b'a'; 2_000_000],
+        ]
+        .concat();
+        assert_eq!(
+            read_reply(&big, false).unwrap().1.len(),
+            BODY_LIMIT as usize
+        );
+        assert!(
+            read_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true)
+                .unwrap()
+                .1
+                .is_empty()
+        );
+        let bad = |reply: &[u8], reason: &str| {
+            assert_eq!(
+                read_reply(reply, false).unwrap_err(),
+                reason,
+                "{}",
+                String::from_utf8_lossy(reply)
+            );
+        };
+        bad(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel",
+            "connection closed while reading the body",
+        );
+        bad(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "not an HTTP server (bad chunked body)",
+        );
+        bad(
+            b"HTTP/1.1 200 OK\r\nX-A: b",
+            "connection closed before the reply",
+        );
+        bad(b"", "connection closed before the reply");
+        bad(
+            b"SSH-2.0-x\r\n",
+            "not an HTTP server (reply starts with 'SSH-2')",
+        );
+        bad(
+            b"\x16\x03\x01\x00",
+            "not an HTTP server: it speaks TLS (use https://)",
+        );
+        let huge = [&b"HTTP/1.1 200 OK\r\nX-A: "[..], &vec![b'a'; HEAD_LIMIT]].concat();
+        bad(&huge, "reply headers too large (more than 300 kB)");
+    }
+
     #[test]
     fn reply_heads() {
         let parse = |r: &str, head| parse_head(r.as_bytes(), head);

@@ -396,6 +396,25 @@ fn redirect_from_http_to_https_builds_tls_on_the_way() {
 }
 
 #[test]
+fn servername_applies_to_the_urls_own_host_only() {
+    // The certificate names localhost, 127.0.0.1 and ::1: --servername
+    // makes 127.0.0.2 pass, but the redirect's host is verified as itself.
+    let first = Server::start("127.0.0.2:0", Behaviour::Normal, Some(tls_config()));
+    let second = Server::start("127.0.0.3:0", Behaviour::Normal, Some(tls_config()));
+    let ca = certs().ca.to_str().unwrap();
+    let direct = first.url("https", USERINFO, "/ok");
+    let to = second.url("https", "", "/ok");
+    let redirected = first.url("https", USERINFO, &format!("/to/302/{to}"));
+    let run = |url: &str| check(&["http", "--cacert", ca, "--servername", "localhost", url]);
+    healthy(&run(&direct), "HTTP 200");
+    unhealthy(
+        &run(&redirected),
+        "TLS: certificate is not valid for 127.0.0.3 (name mismatch)",
+    );
+    assert_eq!((first.hit_count(), second.hit_count()), (2, 0));
+}
+
+#[test]
 fn many_reply_headers_are_accepted() {
     // ureq stopped at 128 headers; curl sets no limit on their number.
     let s = Server::http();
