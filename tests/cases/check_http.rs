@@ -444,9 +444,11 @@ fn large_reply_headers_up_to_curls_limit() {
             "HTTP 200",
         );
     }
-    let run = check(&["http", &s.url("http", USERINFO, "/long-header/400000")]);
-    unhealthy(&run, "reply headers too large (more than 300 kB)");
-    assert!(run.elapsed < Duration::from_secs(2), "{:?}", run.elapsed);
+    // A reason of its own, not a timeout (the default 3s would say so).
+    unhealthy(
+        &check(&["http", &s.url("http", USERINFO, "/long-header/400000")]),
+        "reply headers too large (more than 300 kB)",
+    );
 }
 
 #[test]
