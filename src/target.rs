@@ -840,6 +840,100 @@ pub fn split_list(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Bytes a `Location` may carry that a URI may not: percent-encoded, as
+/// curl does, rather than refused.
+const NOT_IN_URI: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// Where a redirect leads: `location` resolved against `base` (RFC 3986
+/// section 5.2): an absolute URL, `//host/path`, `/path`, `?query` or a
+/// path relative to the current one. The fragment is dropped (never sent).
+pub fn resolve_redirect(base: &http::Uri, location: &[u8]) -> Result<http::Uri, String> {
+    let encoded = percent_encoding::percent_encode(location, NOT_IN_URI).to_string();
+    let loc = encoded.split('#').next().unwrap_or_default();
+    let scheme = base.scheme_str().unwrap_or("http");
+    let origin = format!("{scheme}://{}", base.authority().map_or("", |a| a.as_str()));
+    let path = base.path();
+    let has_scheme = loc.split_once(':').is_some_and(|(s, _)| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    let url = if has_scheme {
+        loc.to_string()
+    } else if let Some(rest) = loc.strip_prefix("//") {
+        format!("{scheme}://{rest}")
+    } else if loc.starts_with('/') {
+        format!("{origin}{loc}")
+    } else if loc.is_empty() || loc.starts_with('?') {
+        let query = if loc.is_empty() {
+            base.query().map(|q| format!("?{q}"))
+        } else {
+            None
+        };
+        format!("{origin}{path}{}{loc}", query.unwrap_or_default())
+    } else {
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        format!("{origin}/{}{loc}", dir.trim_start_matches('/'))
+    };
+    let bad = || format!("redirected to a bad URL '{}'", sketch(&url));
+    let uri: http::Uri = url.parse().map_err(|_| bad())?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => return Err(format!("redirected to an unsupported scheme '{other}://'")),
+        None => return Err(bad()),
+    }
+    // http::Uri takes a port too large for 16 bits, and then names none.
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = uri.host().unwrap_or_default();
+    let after_host = host_port.get(host.len()..).unwrap_or_default();
+    if host.is_empty() || !(after_host.len() <= 1 || uri.port_u16().is_some()) {
+        return Err(bad());
+    }
+    // "/a/b/../c" is "/a/c": the server gets the path a browser would ask for.
+    let clean = remove_dot_segments(uri.path());
+    if clean == uri.path() {
+        return Ok(uri);
+    }
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let scheme = uri.scheme_str().unwrap_or("http");
+    format!("{scheme}://{authority}{clean}{query}")
+        .parse()
+        .map_err(|_| bad())
+}
+
+/// RFC 3986 section 5.2.4, for an absolute path.
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, seg) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *seg {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+        // "/a/." and "/a/b/.." end with a slash: a directory.
+        if last && (*seg == "." || *seg == "..") {
+            out.push("");
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,7 +157,10 @@ fn usage_errors() {
     check(&["redis", "--role", "leader"], &[]).usage("--role 'leader'", &[]);
     check(&["redis", "redis://:pw-usage-4@h:notaport"], &[])
         .usage("redis URL: expected HOST or HOST:PORT", &["pw-usage-4"]);
-    check(&["redis", "http://h:6379"], &[]).usage("http:// is not for this check: use redis://, rediss://, valkey://, valkeys://", &[]);
+    check(&["redis", "http://h:6379"], &[]).usage(
+        "http:// is not for this check: use redis://, rediss://, valkey://, valkeys://",
+        &[],
+    );
     check(
         &["redis", "rediss://h", "--cacert", "/nonexistent.pem"],
         &[],
