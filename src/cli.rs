@@ -159,7 +159,7 @@ pub struct WaitArgs {
     pub urls: Vec<String>,
 }
 
-/// One health check: exit 0 healthy, 1 unhealthy.
+/// One health check: exit 0 healthy, 1 unhealthy. `berth check URL [URL...] [--timeout DUR]` checks each URL by its scheme, in parallel, healthy when all are.
 /// DUR is 500ms, 5s, 1m30s or a number of seconds, at most a year; 0 means none.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "check")]

@@ -121,6 +121,75 @@ pub fn report_line(what: &str, outcome: &Outcome) -> String {
     )
 }
 
+/// `berth check URL [URL...] [--timeout DUR]`: each URL checked by its
+/// scheme (the table in `target.rs`, with `berth check`'s defaults), all in
+/// parallel, one line each in the order given; healthy when all are.
+pub fn main_urls(args: &[&str]) -> u8 {
+    let mut urls = Vec::new();
+    let mut timeout = None;
+    let mut rest = args.iter();
+    while let Some(&arg) = rest.next() {
+        match arg {
+            "--timeout" => match rest.next() {
+                Some(&t) => timeout = Some(t),
+                None => return usage_error("--timeout needs a duration, e.g. 3s"),
+            },
+            a if a.starts_with('-') && !a.contains("://") => {
+                return usage_error(
+                    "unknown option for 'berth check URL...' (it takes --timeout DUR); \
+                     other flags belong to 'berth check http|postgres|redis|...'",
+                );
+            }
+            url => urls.push(url),
+        }
+    }
+    let timeout = match crate::options::check_timeout(timeout) {
+        Ok(t) => t,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    let mut probes = Vec::new();
+    for url in &urls {
+        match from_url(url) {
+            Ok(p) => probes.push(p),
+            Err(e) => return usage_error(&format!("{}: {e}", crate::target::sketch(url))),
+        }
+    }
+    let workers: Vec<_> = probes
+        .into_iter()
+        .map(|probe| {
+            let what = probe.describe();
+            let worker = crate::sys::thread::spawn("check", move || run_once(probe, timeout));
+            (what, worker)
+        })
+        .collect();
+    let mut healthy = true;
+    for (what, worker) in workers {
+        let outcome = match worker.map_err(|e| e.to_string()).and_then(|w| {
+            w.join()
+                .map_err(|_| "the check stopped unexpectedly".to_string())
+        }) {
+            Ok(o) => o,
+            Err(why) => Outcome {
+                healthy: false,
+                reason: why,
+                elapsed: Duration::ZERO,
+            },
+        };
+        healthy &= outcome.healthy;
+        println!("{}", report_line(&what, &outcome));
+    }
+    if healthy {
+        exit::HEALTHY
+    } else {
+        exit::UNHEALTHY
+    }
+}
+
+fn usage_error(msg: &str) -> u8 {
+    crate::log::error(format_args!("check: {msg}"));
+    exit::UNHEALTHY
+}
+
 /// `berth check ...`: builds the probe, runs it once, prints one line.
 pub fn main(args: CheckArgs) -> u8 {
     let built: Result<(Arc<dyn Probe>, Option<String>), String> = match args.kind {
