@@ -193,14 +193,15 @@ fn io_reason(e: &io::Error, attempt: &Attempt, peer: Option<&Peer>, client_cert:
         TimedOut | WouldBlock => format!("timed out {}", attempt.current_phase()),
         // Some servers (BoringSSL's, in grpcio) hang up without an alert.
         UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe if tls && client_cert => {
-            "the server closed the connection after the TLS handshake (it may have rejected the client certificate)".into()
+            net::closed_after_handshake("it may have rejected the client certificate")
         }
         UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe if tls => {
-            "the server closed the connection after the TLS handshake (does it require a client certificate? use --cert and --key)".into()
+            net::closed_after_handshake(
+                "does it require a client certificate? use --cert and --key",
+            )
         }
         UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe => {
-            "the server closed the connection before the reply (if it serves TLS, use grpcs://)"
-                .into()
+            net::closed(true, "if it serves TLS, use grpcs://")
         }
         _ => format!("{} {}", crate::exit::io_reason(e), attempt.current_phase()),
     }

@@ -532,10 +532,7 @@ impl Conn<'_> {
         match e.kind() {
             TimedOut | WouldBlock => format!("timed out {phase}"),
             UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe => {
-                format!(
-                    "connection closed {}",
-                    phase.replace("waiting for", "before")
-                )
+                net::closed(phase == "waiting for the reply", "")
             }
             _ => format!("{} {phase}", crate::exit::io_reason(e)),
         }
@@ -891,7 +888,7 @@ mod tests {
         };
         bad(
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel",
-            "connection closed while reading the body",
+            "connection closed by the server in the middle of the reply",
         );
         bad(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
@@ -899,9 +896,9 @@ mod tests {
         );
         bad(
             b"HTTP/1.1 200 OK\r\nX-A: b",
-            "connection closed before the reply",
+            "connection closed by the server before the reply",
         );
-        bad(b"", "connection closed before the reply");
+        bad(b"", "connection closed by the server before the reply");
         bad(
             b"SSH-2.0-x\r\n",
             "not an HTTP server (reply starts with 'SSH-2')",

@@ -191,6 +191,12 @@ pub fn closed(sent_nothing: bool, hint: &str) -> String {
     }
 }
 
+/// The wording for a peer that hung up right after the TLS handshake, with
+/// what that may mean.
+pub fn closed_after_handshake(hint: &str) -> String {
+    format!("connection closed by the server after the TLS handshake ({hint})")
+}
+
 /// Whether an I/O error means the peer hung up.
 pub fn is_closed(e: &io::Error) -> bool {
     use io::ErrorKind::*;

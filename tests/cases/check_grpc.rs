@@ -98,7 +98,7 @@ fn grpc_over_tls() {
     // Plain gRPC to a TLS port, and TLS to a plain one.
     unhealthy(
         &check(&["grpc", &a]),
-        "the server closed the connection before the reply (if it serves TLS, use grpcs://)",
+        "connection closed by the server before the reply (if it serves TLS, use grpcs://)",
     );
     unhealthy(
         &check(&[

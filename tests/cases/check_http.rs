@@ -624,7 +624,7 @@ fn garbage_is_not_http() {
 fn peer_that_closes_at_once() {
     let s = Server::hostile(Behaviour::Close);
     let run = check(&["http", &s.url("http", USERINFO, "/ok")]);
-    unhealthy(&run, "connection closed before the reply");
+    unhealthy(&run, "connection closed by the server before the reply");
     let run = check(&["http", &s.url("https", USERINFO, "/ok")]);
     unhealthy(
         &run,
