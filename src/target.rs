@@ -161,6 +161,16 @@ const SECRET_PARAMS: &[&str] = &[
     "apikey",
 ];
 
+/// Whether `text` is written as a URL (`SCHEME://...`), as opposed to a
+/// bare address, a flag or a check's name.
+pub fn looks_like_url(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(s, _)| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+    })
+}
+
 /// The scheme table's names, comma-separated, for messages.
 pub fn scheme_names() -> String {
     let names: Vec<&str> = SCHEMES.iter().map(|s| s.name).collect();

@@ -134,7 +134,7 @@ pub fn main_urls(args: &[&str]) -> u8 {
                 Some(&t) => timeout = Some(t),
                 None => return usage_error("--timeout needs a duration, e.g. 3s"),
             },
-            a if a.starts_with('-') && !a.contains("://") => {
+            a if a.starts_with('-') && !crate::target::looks_like_url(a) => {
                 return usage_error(
                     "unknown option for 'berth check URL...' (it takes --timeout DUR); \
                      other flags belong to 'berth check http|postgres|redis|...'",
