@@ -110,12 +110,45 @@ impl Probe for Redis {
         self.target.to_string()
     }
 
+    /// Connect, send every command in one write, read the replies, judge.
     fn probe(&self, attempt: &Attempt) -> Result<String, String> {
-        let (host, port) = self.address();
-        let sock = Bounded::new(net::connect_one(host, port, attempt)?, attempt);
+        let (stream, tls_failure) = self.connect(attempt)?;
         // Why TLS failed a read or write, once connected: a TLS 1.3 server
         // refuses a client certificate with its first reply.
-        let tls_failure = Arc::new(Mutex::new(None));
+        let why = |reason: String| {
+            tls_failure
+                .lock()
+                .ok()
+                .and_then(|mut f| f.take())
+                .unwrap_or(reason)
+        };
+        let (request, expect) = self.request();
+        attempt.phase("while sending the request");
+        let mut stream = std::io::BufReader::new(stream);
+        send(stream.get_mut(), &request).map_err(why)?;
+
+        attempt.phase("waiting for the reply");
+        let mut role = None;
+        for command in expect {
+            let reply = resp::read(&mut stream).map_err(why)?;
+            if let Some(found) = reply_verdict(command, reply, &mut stream)? {
+                role = Some(found);
+            }
+        }
+        match self.role {
+            None => Ok("PONG".into()),
+            Some(wanted) => role_verdict(wanted, &role.unwrap_or_default()),
+        }
+    }
+}
+
+impl Redis {
+    /// The socket, or TLS over it, bounded by the attempt's deadline; and
+    /// where a TLS failure's reason is kept.
+    fn connect(&self, attempt: &Attempt) -> Result<(Box<dyn Stream>, TlsFailure), String> {
+        let (host, port) = self.address();
+        let sock = Bounded::new(net::connect_one(host, port, attempt)?, attempt);
+        let failure = TlsFailure::default();
         let stream: Box<dyn Stream> = match &self.tls {
             None => Box::new(sock),
             Some(tls) => {
@@ -124,19 +157,16 @@ impl Probe for Redis {
                 Box::new(Watched {
                     stream,
                     peer,
-                    failure: tls_failure.clone(),
+                    failure: failure.clone(),
                 })
             }
         };
-        let why = |reason: String| {
-            tls_failure
-                .lock()
-                .ok()
-                .and_then(|mut f| f.take())
-                .unwrap_or(reason)
-        };
+        Ok((stream, failure))
+    }
 
-        // Everything in one write: one round trip, whatever was asked for.
+    /// Every command in one buffer (one round trip, whatever was asked
+    /// for), and the replies expected, in order.
+    fn request(&self) -> (Vec<u8>, Vec<&'static str>) {
         let mut request = Vec::new();
         let mut expect = Vec::new();
         if let Some(password) = &self.password {
@@ -156,76 +186,68 @@ impl Probe for Redis {
             resp::command(&mut request, &["ROLE"]);
             expect.push("ROLE");
         }
+        (request, expect)
+    }
+}
 
-        attempt.phase("while sending the request");
-        let mut stream = std::io::BufReader::new(stream);
-        send(stream.get_mut(), &request).map_err(why)?;
+type TlsFailure = Arc<Mutex<Option<String>>>;
 
-        attempt.phase("waiting for the reply");
-        let mut role = None;
-        for command in expect {
-            match (command, resp::read(&mut stream).map_err(why)?) {
-                // An ACL user may lack ROLE; INFO says the same.
-                ("ROLE", Reply::Error(e)) if e.starts_with("NOPERM") => {
-                    request.clear();
-                    resp::command(&mut request, &["INFO", "replication"]);
-                    send(stream.get_mut(), &request)?;
-                    role = match resp::read(&mut stream)? {
-                        Reply::Bulk(info) => String::from_utf8_lossy(&info)
-                            .lines()
-                            .find_map(|l| l.strip_prefix("role:").map(str::to_string)),
-                        Reply::Error(e) => return Err(server_error("INFO", &e)),
-                        other => {
-                            return Err(format!(
-                                "unexpected reply to INFO: {}",
-                                super::clip(&format!("{other:?}"))
-                            ));
-                        }
-                    };
-                }
-                (_, Reply::Error(e)) => return Err(server_error(command, &e)),
-                ("PING", Reply::Simple(s)) if s == "PONG" => {}
-                ("PING", other) => {
-                    return Err(format!(
-                        "not a Redis server (PING answered {})",
-                        super::clip(&format!("{other:?}"))
-                    ));
-                }
-                ("ROLE", Reply::Array(items)) => {
-                    role = match items.first() {
-                        Some(Reply::Bulk(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-                        _ => None,
-                    }
-                }
-                (_, _) => {}
+/// The verdict on one reply to `command`; the server's role when the reply
+/// says it. An ACL user may lack ROLE: then INFO replication says it.
+fn reply_verdict(
+    command: &str,
+    reply: Reply,
+    stream: &mut std::io::BufReader<Box<dyn Stream>>,
+) -> Result<Option<String>, String> {
+    match (command, reply) {
+        ("ROLE", Reply::Error(e)) if e.starts_with("NOPERM") => {
+            let mut request = Vec::new();
+            resp::command(&mut request, &["INFO", "replication"]);
+            send(stream.get_mut(), &request)?;
+            match resp::read(stream)? {
+                Reply::Bulk(info) => Ok(String::from_utf8_lossy(&info)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("role:").map(str::to_string))),
+                Reply::Error(e) => Err(server_error("INFO", &e)),
+                other => Err(format!(
+                    "unexpected reply to INFO: {}",
+                    super::clip(&format!("{other:?}"))
+                )),
             }
         }
-
-        let Some(wanted) = self.role else {
-            return Ok("PONG".into());
-        };
-        let role = role.unwrap_or_default();
-        let actual = match role.as_str() {
-            "master" => Some(Role::Master),
-            "slave" | "replica" => Some(Role::Replica),
+        (_, Reply::Error(e)) => Err(server_error(command, &e)),
+        ("PING", Reply::Simple(s)) if s == "PONG" => Ok(None),
+        ("PING", other) => Err(format!(
+            "not a Redis server (PING answered {})",
+            super::clip(&format!("{other:?}"))
+        )),
+        ("ROLE", Reply::Array(items)) => Ok(match items.first() {
+            Some(Reply::Bulk(b)) => Some(String::from_utf8_lossy(b).into_owned()),
             _ => None,
-        };
-        let name = |r: Role| {
-            if r == Role::Master {
-                "master"
-            } else {
-                "replica"
-            }
-        };
-        match actual {
-            Some(r) if r == wanted => Ok(format!("PONG, role {}", name(r))),
-            Some(r) => Err(format!("role is {}, expected {}", name(r), name(wanted))),
-            None => Err(format!(
-                "role is '{}', expected {}",
-                super::clip(&role),
-                name(wanted)
-            )),
-        }
+        }),
+        (_, _) => Ok(None),
+    }
+}
+
+/// `--role`: the role the server reported against the one wanted.
+fn role_verdict(wanted: Role, role: &str) -> Result<String, String> {
+    let actual = match role {
+        "master" => Some(Role::Master),
+        "slave" | "replica" => Some(Role::Replica),
+        _ => None,
+    };
+    let name = |r: Role| match r {
+        Role::Master => "master",
+        Role::Replica => "replica",
+    };
+    match actual {
+        Some(r) if r == wanted => Ok(format!("PONG, role {}", name(r))),
+        Some(r) => Err(format!("role is {}, expected {}", name(r), name(wanted))),
+        None => Err(format!(
+            "role is '{}', expected {}",
+            super::clip(role),
+            name(wanted)
+        )),
     }
 }
 
