@@ -31,9 +31,9 @@ bash scripts/setup.sh fuzz
 
 # fuzz/ is a workspace of its own with its own Cargo.lock: the packages it
 # shares with berth must be the versions berth is built and shipped with.
-drift=$(awk 'FNR == 1 { f++ }
+drift=$(awk 'FNR == 1 { f++; n = "" }
   /^name = / { n = $3 }
-  /^version = / { v[f, n] = v[f, n] " " $3 }
+  /^version = / && n != "" { v[f, n] = v[f, n] " " $3 }
   END { for (k in v) { split(k, a, SUBSEP)
     if (a[1] == 1 && ((2, a[2]) in v) && v[k] != v[2, a[2]]) print "  " a[2] ":" v[k] " in Cargo.lock," v[2, a[2]] " in fuzz/Cargo.lock" } }' \
   Cargo.lock fuzz/Cargo.lock | tr -d '"' | sort)
