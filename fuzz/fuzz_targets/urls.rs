@@ -176,10 +176,11 @@ fn secret_not_shown(user: &str, secret: &str, rest: &str) {
 /// Whether every reading of `url` puts the marker in the password: the
 /// authority (up to the first '/', '?' or '#', as the WHATWG URL standard
 /// reads it) holds the marker before its last '@', or it has no '@' and is
-/// no HOST[:PORT] either, so only the user's intent (user info up to the
-/// last '@') makes sense of it. "u:p@HOST?q@h" has a host and a query
-/// around the '@' (so the marker there is no secret), as "u:80/MARKER@h"
-/// has a path; "u:p/MARKER@h" has nothing but a password with a '/'.
+/// no HOST[:PORT] either (a host name holds no ':'), so only the user's
+/// intent (user info up to the last '@') makes sense of it. "u:p@HOST?q@h"
+/// has a host and a query around the '@' (so the marker there is no
+/// secret), as "u:80/MARKER@h" has a path; "u:p/MARKER@h" and
+/// "u:p:80?MARKER@h" have nothing but a password with a '/' or a '?'.
 fn only_a_password(url: &str) -> bool {
     let Some((_, rest)) = url.split_once("://") else {
         return false;
@@ -190,7 +191,7 @@ fn only_a_password(url: &str) -> bool {
         (_, None) => false,
         (Some(at), Some(m)) => m < at,
         (None, Some(_)) if authority.starts_with('[') => false,
-        (None, Some(_)) => match authority.rsplit_once(':') {
+        (None, Some(_)) => match authority.split_once(':') {
             None => false,
             Some((_, port)) => !port.bytes().all(|b| b.is_ascii_digit()),
         },
