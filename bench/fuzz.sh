@@ -46,9 +46,13 @@ fi
 
 cd fuzz
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
-echo "fuzz: cargo +nightly fuzz build -O (${#targets[@]} targets)" >&2
-cargo +nightly fuzz build -O
+if [ ${#targets[@]} -eq 0 ]; then
+  mapfile -t targets < <(cargo +nightly fuzz list)
+  echo "fuzz: cargo +nightly fuzz build -O (all ${#targets[@]} targets)" >&2
+  cargo +nightly fuzz build -O
+else
+  for t in "${targets[@]}"; do cargo +nightly fuzz build -O "$t"; done
+fi
 LOGS=$(mktemp -d)
 trap 'rm -rf "$LOGS"' EXIT
 failed=()
