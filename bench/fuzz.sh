@@ -31,12 +31,24 @@ bash scripts/setup.sh fuzz
 
 # fuzz/ is a workspace of its own with its own Cargo.lock: the packages it
 # shares with berth must be the versions berth is built and shipped with.
-drift=$(awk 'FNR == 1 { f++; n = "" }
-  /^name = / { n = $3 }
-  /^version = / && n != "" { v[f, n] = v[f, n] " " $3 }
-  END { for (k in v) { split(k, a, SUBSEP)
-    if (a[1] == 1 && ((2, a[2]) in v) && v[k] != v[2, a[2]]) print "  " a[2] ":" v[k] " in Cargo.lock," v[2, a[2]] " in fuzz/Cargo.lock" } }' \
-  Cargo.lock fuzz/Cargo.lock | tr -d '"' | sort)
+# Compared per semver-compatible line (1.x, 0.31.x): a fuzz-only dependency
+# may need a second, incompatible version of a package beside berth's.
+drift=$(awk 'function line(v, p) {
+    split(v, p, ".")
+    return p[1] != "0" ? p[1] : p[2] != "0" ? "0." p[2] : "0.0." p[3]
+  }
+  FNR == 1 { f++; n = "" }
+  /^name = / { n = $3; gsub(/"/, "", n) }
+  /^version = / && n != "" { v = $3; gsub(/"/, "", v); have[f, n " " line(v)] = v }
+  END {
+    for (k in have) {
+      split(k, a, SUBSEP)
+      if (a[1] == 1 && ((2, a[2]) in have) && have[k] != have[2, a[2]]) {
+        split(a[2], nv, " ")
+        print "  " nv[1] ": " have[k] " in Cargo.lock, " have[2, a[2]] " in fuzz/Cargo.lock"
+      }
+    }
+  }' Cargo.lock fuzz/Cargo.lock | sort)
 if [ -n "$drift" ]; then
   echo "fuzz: fuzz/Cargo.lock has other versions than berth's Cargo.lock:" >&2
   echo "$drift" >&2
