@@ -11,6 +11,8 @@
 #                                 tests run + cargo-nextest
 #   bash scripts/setup.sh arm64   test + qemu-user-static registered in
 #                                 binfmt_misc, to run the aarch64 build here
+#   bash scripts/setup.sh fuzz    build + a nightly toolchain, cargo-fuzz and
+#                                 a C++ compiler (libFuzzer): bench/fuzz.sh
 #
 # Idempotent and quiet when everything is there (a second or so). Installing
 # Debian packages or registering binfmt_misc needs root: without it the
@@ -18,8 +20,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
-case $mode in build | test | arm64) ;; *)
-  echo "setup: unknown mode '$mode' (build, test or arm64)" >&2
+case $mode in build | test | arm64 | fuzz) ;; *)
+  echo "setup: unknown mode '$mode' (build, test, arm64 or fuzz)" >&2
   exit 2
   ;;
 esac
@@ -68,10 +70,16 @@ apt_test=(redis-server redis-tools postgresql-15 postgresql-client-15 tini dumb-
   curl wget hyperfine wait-for-it busybox-static file time jq docker-compose python3 python3-yaml python3-venv
   util-linux bsdutils procps openssl debootstrap iproute2 nftables)
 apt_arm64=(qemu-user-static)
+# libfuzzer-sys compiles libFuzzer, which is C++.
+apt_fuzz=()
+command -v c++ >/dev/null || apt_fuzz+=(g++)
 
 want=("${apt_build[@]}")
-[ "$mode" = build ] || want+=("${apt_test[@]}")
-[ "$mode" = arm64 ] && want+=("${apt_arm64[@]}")
+case $mode in
+test) want+=("${apt_test[@]}") ;;
+arm64) want+=("${apt_test[@]}" "${apt_arm64[@]}") ;;
+fuzz) want+=("${apt_fuzz[@]}") ;;
+esac
 missing=()
 for pkg in "${want[@]}"; do
   [ "$(dpkg-query -W -f '${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ] || missing+=("$pkg")
@@ -85,9 +93,22 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- cargo-nextest, the test runner.
-if [ "$mode" != build ] && ! cargo nextest --version >/dev/null 2>&1; then
+if [[ $mode == test || $mode == arm64 ]] && ! cargo nextest --version >/dev/null 2>&1; then
   say "cargo install --locked cargo-nextest"
   cargo install --locked --quiet cargo-nextest
+fi
+
+# --- The fuzz targets (fuzz/): cargo-fuzz needs a nightly toolchain (its
+# sanitizer and coverage flags are unstable); the minimal profile is enough.
+if [ "$mode" = fuzz ]; then
+  if ! rustup toolchain list | grep -q '^nightly-'; then
+    say "rustup toolchain install nightly --profile minimal"
+    rustup toolchain install nightly --profile minimal >/dev/null
+  fi
+  if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    say "cargo install --locked cargo-fuzz"
+    cargo install --locked --quiet cargo-fuzz
+  fi
 fi
 
 # --- qemu-user for aarch64 binaries, through binfmt_misc. The F flag opens

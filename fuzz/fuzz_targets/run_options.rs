@@ -3,15 +3,19 @@
 //! flags. Input: the variables' values separated by NUL bytes. No panic;
 //! every error is a usage error; what parses matches the parsers' own
 //! answers for the same text.
+//!
+//! The arguments come from argh, as `berth run -- true` gives them, not from
+//! a struct literal: a new option then needs no change here to build.
 
 #![no_main]
 
+use argh::FromArgs;
 use berth::cli::RunArgs;
 use berth::duration;
 use berth::options::RunOptions;
 use libfuzzer_sys::fuzz_target;
 
-const VARS: [&str; 9] = [
+const VARS: [&str; 10] = [
     "BERTH_WAIT",
     "BERTH_WAIT_TIMEOUT",
     "BERTH_PRE",
@@ -21,6 +25,7 @@ const VARS: [&str; 9] = [
     "BERTH_SUCCESS_CODE",
     "BERTH_GROUP",
     "BERTH_PRE_LOCK_NAME",
+    "BERTH_STOP_DELAY",
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -40,22 +45,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = duration::parse(v, "BERTH_GRACE");
         let _ = berth::sys::signals::parse(v);
     }
-    let args = RunArgs {
-        wait: vec![],
-        wait_timeout: None,
-        pre: vec![],
-        pre_lock: None,
-        pre_lock_name: None,
-        user: None,
-        group: false,
-        rewrite: vec![],
-        grace: None,
-        kill_after: None,
-        success_code: vec![],
-        verbose: false,
-        quiet: false,
-        cmd: vec!["true".into()],
-    };
+    let args = RunArgs::from_args(&["run"], &["--", "true"]).expect("`run -- true` parses");
     match RunOptions::from_args(args) {
         Ok(opts) => {
             assert_eq!(opts.rewrite.len(), 65);
@@ -64,6 +54,10 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(Ok(opts.grace), duration::parse(grace, "--grace/BERTH_GRACE"));
             }
             assert!(opts.pre.iter().all(|s| !s.argv.is_empty()));
+            if let Some(delay) = values.get(9).filter(|d| !d.trim().is_empty()) {
+                let parsed = parse_duration(delay).ok().filter(|d| !d.is_zero());
+                assert_eq!(opts.stop_delay, parsed);
+            }
         }
         Err(e) => assert_eq!(e.code(), berth::exit::USAGE, "{e}"),
     }
