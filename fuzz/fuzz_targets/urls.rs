@@ -1,5 +1,5 @@
 //! URLs and addresses: whatever the input, no output of berth holds a
-//! password (redacted URL, the check's description, every error message),
+//! password (the URL as printed, the check's description, every error message),
 //! a comma in a password does not split `BERTH_WAIT`, and host:port
 //! splitting round-trips, IPv6 literals included.
 //!
@@ -17,10 +17,10 @@
 #![no_main]
 
 use argh::FromArgs;
-use berth::check::{self, tcp};
+use berth::check;
 use berth::cli::{RunArgs, WaitArgs};
 use berth::options::{RunOptions, WaitOptions};
-use berth::target::redact;
+use berth::target::{self, Target};
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::percent_decode_str;
 
@@ -58,11 +58,11 @@ fuzz_target!(|data: &[u8]| {
 
     // Any text as a URL and as HOST:PORT: no panic, and a split round-trips.
     let _ = outputs(&text);
-    if let Some((host, port)) = tcp::split_host_port(&text) {
-        let joined = tcp::join_host_port(&host, port);
+    if let Some((host, Some(port))) = target::split_host_port(&text) {
+        let joined = target::join_host_port(host, port);
         assert_eq!(
-            tcp::split_host_port(&joined),
-            Some((host, port)),
+            target::split_host_port(&joined),
+            Some((host, Some(port))),
             "{joined}"
         );
     }
@@ -253,10 +253,16 @@ fn shows(out: &str) -> bool {
         .contains(&MARKER.to_ascii_lowercase())
 }
 
-/// Everything berth may print about `url`: the redacted URL, the check's
-/// description or the error that refused the URL, and `berth wait`'s error.
+/// Everything berth may print about `url`: the URL as the target prints
+/// it (or the sketch that names a URL that does not parse, and the parse
+/// error), the check's description or the error that refused the URL, and
+/// `berth wait`'s error.
 fn outputs(url: &str) -> Vec<String> {
-    let mut out = vec![redact(url)];
+    let mut out = vec![target::sketch(url)];
+    match Target::parse(url) {
+        Ok(t) => out.push(t.to_string()),
+        Err(e) => out.push(e.to_string()),
+    }
     match check::from_url(url) {
         Ok(probe) => out.push(probe.describe()),
         Err(e) => out.push(e),
