@@ -14,12 +14,15 @@
 //! - `options`: `TlsOptions` and `Names`, from flags, a URL fragment or
 //!   libpq's parameters;
 //! - `pem`: reading the CA, certificate and key files, with their errors;
-//! - `trust`: the trust anchors, from the CA file or the system's store;
+//! - `trust`: the trust anchors, from the CA file or the system's store,
+//!   whose bundle is decoded only as far as a chain needs;
 //! - `verify`: judging the server's certificate (pinned self-signed
-//!   certificates, verify-ca, `--insecure`, DER validity dates);
+//!   certificates, verify-ca, `--insecure`);
+//! - `der`: what berth reads of a certificate itself (names, dates);
 //! - `reasons`: one wording for every TLS failure;
 //! - `provider`: the cut-down ring crypto provider.
 
+mod der;
 mod options;
 mod pem;
 mod provider;
@@ -60,8 +63,9 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// Reads and checks every file the options name, and the trust store,
-    /// so that a bad one is reported before any connection.
+    /// Reads and checks every file the options name and finds the trust
+    /// store, so that a bad file, or no CA at all, is reported before any
+    /// connection.
     pub fn new(opts: &TlsOptions) -> Result<Tls, String> {
         let names = opts.names;
         let provider = provider();
@@ -69,7 +73,7 @@ impl Tls {
             Arc::new(AnyCertificate(provider.signature_verification_algorithms))
         } else {
             let trust = Trust::load(opts)?;
-            Arc::new(Verifier::new(trust, &provider, opts.skip_name)?)
+            Arc::new(Verifier::new(trust, &provider, opts.skip_name))
         };
         let client = match (&opts.cert, &opts.key) {
             (Some(cert), key) => Some(client_key(cert, key.as_deref(), &provider, names)?),

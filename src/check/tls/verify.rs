@@ -2,9 +2,9 @@
 //! a trusted anchor, name, dates) with the relaxations users expect from
 //! curl and libpq (a self-signed certificate given as its own trust anchor,
 //! `sslmode=verify-ca`), and `--insecure`, which accepts any certificate
-//! but still verifies handshake signatures. The dates of a pinned
-//! certificate are read from its DER here, since webpki checks them only
-//! on the chain it builds.
+//! but still verifies handshake signatures. The anchors come from `trust`,
+//! picked for each chain by the issuers it names; a pinned certificate's
+//! dates from `der`, since webpki checks them only on the chain it builds.
 
 use std::sync::Arc;
 
@@ -14,17 +14,8 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::trust::{Later, Trust};
-
-/// webpki's verifier for these anchors.
-pub(super) fn verifier(
-    roots: RootCertStore,
-    provider: &Arc<CryptoProvider>,
-) -> Result<Arc<WebPkiServerVerifier>, String> {
-    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| format!("TLS setup: {e}"))
-}
+use super::der::{fields, validity};
+use super::trust::{Anchors, Trust};
 
 /// The standard check (chain to a trusted anchor, name, dates), with two
 /// relaxations users expect from curl and libpq:
@@ -34,26 +25,34 @@ pub(super) fn verifier(
 /// - `skip_name` (verify-ca) accepts a certificate for another name.
 #[derive(Debug)]
 pub(super) struct Verifier {
-    webpki: Arc<WebPkiServerVerifier>,
-    /// `SSL_CERT_DIR`, for a chain whose issuer the bundle does not know.
-    later: Later,
-    /// The certificates from the CA file, compared byte for byte.
-    pinned: Vec<CertificateDer<'static>>,
+    trust: Trust,
+    provider: Arc<CryptoProvider>,
     skip_name: bool,
 }
 
 impl Verifier {
-    pub fn new(
-        trust: Trust,
-        provider: &Arc<CryptoProvider>,
-        skip_name: bool,
-    ) -> Result<Verifier, String> {
-        Ok(Verifier {
-            webpki: verifier(trust.roots.clone(), provider)?,
-            later: Later::new(trust.roots, trust.dirs, provider.clone()),
-            pinned: trust.pinned,
+    pub fn new(trust: Trust, provider: &Arc<CryptoProvider>, skip_name: bool) -> Verifier {
+        Verifier {
+            trust,
+            provider: provider.clone(),
             skip_name,
-        })
+        }
+    }
+
+    /// webpki's verdict on the chain with these anchors.
+    fn webpki(
+        &self,
+        roots: RootCertStore,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+            .build()
+            .map_err(|e| rustls::Error::General(format!("TLS setup: {e}")))?
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
     }
 }
 
@@ -66,19 +65,33 @@ impl ServerCertVerifier for Verifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let mut checked =
-            self.webpki
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+        // The names an anchor must carry to matter to this chain: every
+        // issuer it names, wherever webpki's path goes, and the server's
+        // own subject for the exact match.
+        let mut wanted: Vec<&[u8]> = fields(end_entity)
+            .iter()
+            .flat_map(|f| [f.issuer, f.subject])
+            .collect();
+        wanted.extend(
+            intermediates
+                .iter()
+                .filter_map(|c| fields(c))
+                .map(|f| f.issuer),
+        );
+        let verdict = |with_dirs| {
+            let Anchors { roots, pinned } = self.trust.anchors(&wanted, with_dirs);
+            let checked = self.webpki(roots, end_entity, intermediates, server_name, ocsp, now);
+            (checked, pinned)
+        };
+        let (mut checked, mut pinned) = verdict(false);
         let unknown_issuer = matches!(
             checked,
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::UnknownIssuer
             ))
         );
-        let mut from_dirs: &[CertificateDer<'static>] = &[];
-        if unknown_issuer && let Some((webpki, certs)) = self.later.get() {
-            checked = webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
-            from_dirs = certs;
+        if unknown_issuer && self.trust.has_dirs() {
+            (checked, pinned) = verdict(true);
         }
         let name_only = |e: &rustls::Error| {
             matches!(
@@ -92,13 +105,7 @@ impl ServerCertVerifier for Verifier {
         match checked {
             Ok(v) => Ok(v),
             Err(e) if self.skip_name && name_only(&e) => Ok(ServerCertVerified::assertion()),
-            Err(_)
-                if self
-                    .pinned
-                    .iter()
-                    .chain(from_dirs)
-                    .any(|p| p.as_ref() == end_entity.as_ref()) =>
-            {
+            Err(_) if pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) => {
                 pinned_check(end_entity, server_name, now, self.skip_name)
             }
             Err(e) => Err(e),
@@ -111,7 +118,12 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -120,11 +132,18 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -152,74 +171,6 @@ fn pinned_check(
             .map_err(|_| bad(CertificateError::NotValidForName))?;
     }
     Ok(ServerCertVerified::assertion())
-}
-
-/// One DER element: (tag, contents, what follows).
-fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
-
-/// A certificate's notBefore and notAfter in Unix seconds (RFC 5280
-/// 4.1.2.5). webpki checks them only on the chain path it builds, so the
-/// pinned path reads them here.
-fn validity(cert: &[u8]) -> Option<(u64, u64)> {
-    let (_, cert, _) = der(cert)?;
-    let (_, mut tbs, _) = der(cert)?;
-    // [0] version, present in every v3 certificate.
-    if let (0xa0, _, rest) = der(tbs)? {
-        tbs = rest;
-    }
-    // serialNumber, signature, issuer.
-    for _ in 0..3 {
-        tbs = der(tbs)?.2;
-    }
-    let (_, dates, _) = der(tbs)?;
-    let (tag1, before, rest) = der(dates)?;
-    let (tag2, after, _) = der(rest)?;
-    Some((time(tag1, before)?, time(tag2, after)?))
-}
-
-/// UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ), as
-/// RFC 5280 requires them, in Unix seconds.
-fn time(tag: u8, text: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(text).ok()?.strip_suffix('Z')?;
-    let num = |s: Option<&str>| s?.parse::<i64>().ok();
-    let (year, rest) = match tag {
-        0x17 => {
-            let yy = num(text.get(..2))?;
-            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, text.get(2..)?)
-        }
-        0x18 => (num(text.get(..4))?, text.get(4..)?),
-        _ => return None,
-    };
-    if rest.len() != 10 || !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let field = |i: usize| num(rest.get(i..i + 2));
-    let (month, day) = (field(0)?, field(2)?);
-    let secs = field(4)? * 3600 + field(6)? * 60 + field(8)?;
-    // Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + secs).ok()
 }
 
 /// `--insecure`: any certificate for any name, but handshake signatures are
@@ -259,20 +210,5 @@ impl ServerCertVerifier for AnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.supported_schemes()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn der_times() {
-        // 2025-01-02 03:04:05 UTC
-        assert_eq!(time(0x17, b"250102030405Z"), Some(1_735_787_045));
-        assert_eq!(time(0x18, b"20250102030405Z"), Some(1_735_787_045));
-        assert_eq!(time(0x17, b"700101000000Z"), Some(0));
-        assert_eq!(time(0x17, b"2501020304Z"), None);
-        assert_eq!(time(0x18, b"20250102030405+0100"), None);
     }
 }
