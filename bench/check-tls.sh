@@ -6,7 +6,8 @@
 # berth row trusts the system's bundle instead of --cacert: the
 # distribution's CA file with the bench CA appended, as SSL_CERT_FILE.
 # (Not `openssl s_server -www`: its replies meet delayed ACKs, ~40 ms each.)
-# usage: bench/check-tls.sh [runs]   (default 200)
+# usage: bench/check-tls.sh [runs]   (default 200; ROUNDS=N, default 4, interleaves
+# the commands more finely when the machine is busy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BERTH=${BERTH:-target/x86_64-unknown-linux-musl/release/berth}
@@ -74,18 +75,19 @@ done
 # The system's bundle, last the CA that signed the server: every anchor
 # before it is one berth could have parsed for nothing. hyperfine -N runs
 # no shell, so the variable is set for every command; --cacert (berth's
-# and curl's) replaces it.
+# and curl's) replaces it. No SSL_CERT_DIR, which some shells set.
 SYSTEM=""
 for f in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem; do
   [ -r "$f" ] && { SYSTEM=$f; break; }
 done
 cat ${SYSTEM:+"$SYSTEM"} ca.pem > bundle.pem
 export SSL_CERT_FILE=$TMP/bundle.pem
+unset SSL_CERT_DIR
 BUNDLED=ecdsa-p256
 "$B" check http "${urls[$BUNDLED]}" >/dev/null || { echo "bench: berth failed with the bundle" >&2; exit 1; }
 args+=(-n "berth $BUNDLED bundle" "$B check http ${urls[$BUNDLED]}")
 # In rounds, so a burst of load from elsewhere hits every command alike.
-ROUNDS=4
+ROUNDS=${ROUNDS:-4}
 for r in $(seq "$ROUNDS"); do
   hyperfine -N --style none --warmup 5 --runs $(( (RUNS + ROUNDS - 1) / ROUNDS )) \
     --export-json "times-$r.json" "${args[@]}" >/dev/null 2>&1
