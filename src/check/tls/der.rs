@@ -109,6 +109,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fields_of_a_certificate_or_its_start() {
+        // SEQUENCE { SEQUENCE { [0] v3, serial, signature, issuer,
+        // validity, subject, key... }, signature... }, long form lengths.
+        let tbs: &[u8] = &[
+            0xa0, 0x03, 0x02, 0x01, 0x02, // version
+            0x02, 0x01, 0x07, // serial
+            0x30, 0x00, // signature algorithm
+            0x30, 0x02, b'I', b'I', // issuer
+            0x30, 0x00, // validity
+            0x30, 0x03, b'S', b'S', b'S', // subject
+            0x30, 0x01, 0x00, // subjectPublicKeyInfo
+        ];
+        let mut cert = vec![0x30, 0x81, 0, 0x30, 0x81, tbs.len() as u8];
+        cert.extend(tbs);
+        cert.extend([0x30, 0x00, 0x03, 0x01, 0x00]);
+        cert[2] = (cert.len() - 3) as u8;
+        let f = fields(&cert).unwrap();
+        assert_eq!(
+            (f.issuer, f.validity, f.subject),
+            (&b"II"[..], &b""[..], &b"SSS"[..])
+        );
+        assert_eq!(total_len(&cert), Some(cert.len()));
+        // Any start that holds the subject will do; a shorter one, or
+        // garbage, gives nothing (and never a panic).
+        let subject_end = 6 + 21;
+        for n in 0..cert.len() {
+            assert_eq!(fields(&cert[..n]).is_some(), n >= subject_end, "{n}");
+        }
+        for bad in [
+            &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff][..],
+            &[0x30, 0x80],
+            &[0xff; 9],
+        ] {
+            assert!(fields(bad).is_none());
+        }
+    }
+
+    #[test]
     fn der_times() {
         // 2025-01-02 03:04:05 UTC
         assert_eq!(time(0x17, b"250102030405Z"), Some(1_735_787_045));

@@ -7,10 +7,11 @@
 //! chain needs one: parsing them all into anchors cost about 2 ms of CPU
 //! per check (bench/check-tls.sh). So `Trust::load` only reads the bundle's
 //! bytes (and fails at once when the system has no CA at all), and at
-//! verification `Trust::anchors` decodes the PEM blocks and keeps the
-//! anchors whose subject is the issuer named in the server's chain, which
-//! is exactly what webpki would have looked at. `SSL_CERT_DIR` is read only
-//! when neither knows the issuer.
+//! verification `Trust::anchors` decodes each PEM block only as far as its
+//! subject and keeps the certificates whose subject is an issuer the
+//! server's chain names: the anchors webpki would have looked at, as it
+//! compares names byte for byte. `SSL_CERT_DIR` is read only when neither
+//! the CA file nor the bundle knows the issuer.
 //!
 //! No bundled root list (webpki-roots): health checks talk to services in
 //! the same deployment, usually behind a private CA given with `--cacert`;
@@ -218,7 +219,7 @@ impl Bundle {
             // END line, whatever the line breaks. (A block shorter than its
             // DER header says is no certificate webpki would take; skipping
             // past it may skip the next one too.)
-            let ahead = (len - der.len().min(len)).div_ceil(3) * 4;
+            let ahead = (len - der.len().min(len)).div_ceil(3).saturating_mul(4);
             rest = &body[ahead.min(body.len())..];
         }
         found
