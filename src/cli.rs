@@ -3,6 +3,54 @@
 
 use argh::FromArgs;
 
+use crate::target::TlsSettings;
+
+/// The one TLS flag set, added to every check that speaks TLS: argh has no
+/// flatten, so a macro adds the fields and `tls()` hands them over as one
+/// value. What they mean is the same for every protocol (libpq's names for
+/// PostgreSQL are in its own help line).
+macro_rules! with_tls {
+    ($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($body)*
+
+            /// TLS: do not verify the server's certificate
+            #[argh(switch)]
+            pub insecure: bool,
+
+            /// TLS: trust the CA certificates in this PEM file instead of the system's, or the server's own self-signed certificate
+            #[argh(option)]
+            pub cacert: Option<String>,
+
+            /// TLS: client certificate (PEM; the key may follow it in the same file)
+            #[argh(option)]
+            pub cert: Option<String>,
+
+            /// TLS: private key of --cert (PEM: PKCS#8, RSA or EC key, unencrypted)
+            #[argh(option)]
+            pub key: Option<String>,
+
+            /// TLS: verify the certificate for NAME and send it as SNI, instead of the host connected to
+            #[argh(option)]
+            pub servername: Option<String>,
+        }
+
+        impl $name {
+            /// The TLS flags as one value.
+            pub fn tls(&self) -> TlsSettings {
+                TlsSettings {
+                    insecure: self.insecure,
+                    cacert: self.cacert.clone(),
+                    cert: self.cert.clone(),
+                    key: self.key.clone(),
+                    servername: self.servername.clone(),
+                }
+            }
+        }
+    };
+}
+
 /// berth: init, startup gate and health checks for containers.
 #[derive(FromArgs, Debug)]
 pub struct Berth {
@@ -24,6 +72,7 @@ pub enum Command {
 
 /// Run CMD as PID 1: forward signals, reap zombies, pass its exit status through.
 /// Every option can also come from a BERTH_* variable (flags win).
+/// DUR is 500ms, 5s, 1m30s or a number of seconds, at most a year; 0 means none.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
@@ -31,7 +80,7 @@ pub struct RunArgs {
     #[argh(option)]
     pub wait: Vec<String>,
 
-    /// give up waiting after DUR, e.g. 90s or 2m (default 60s) [BERTH_WAIT_TIMEOUT]
+    /// give up waiting after DUR, e.g. 90s or 2m; 0: no limit (default 60s) [BERTH_WAIT_TIMEOUT]
     #[argh(option)]
     pub wait_timeout: Option<String>,
 
@@ -59,15 +108,15 @@ pub struct RunArgs {
     #[argh(option)]
     pub rewrite: Vec<String>,
 
-    /// when CMD has exited, how long leftover processes get after SIGTERM before SIGKILL (default 5s) [BERTH_GRACE]
+    /// when CMD has exited, how long leftover processes get after SIGTERM before SIGKILL; 0: no grace, SIGKILL at once (default 5s) [BERTH_GRACE]
     #[argh(option)]
     pub grace: Option<String>,
 
-    /// after forwarding SIGTERM, SIGINT or SIGQUIT, SIGKILL CMD's group if it still runs after DUR (default never) [BERTH_KILL_AFTER]
+    /// after forwarding SIGTERM, SIGINT or SIGQUIT, SIGKILL CMD's group if it still runs after DUR; 0: never, the default [BERTH_KILL_AFTER]
     #[argh(option)]
     pub kill_after: Option<String>,
 
-    /// hold the first SIGTERM for DUR before forwarding it, so load balancers deregister first; a second SIGTERM, or SIGINT/SIGQUIT, goes through at once [BERTH_STOP_DELAY]
+    /// hold the first SIGTERM for DUR before forwarding it, so load balancers deregister first; a second SIGTERM, or SIGINT/SIGQUIT, goes through at once; 0: no delay, the default [BERTH_STOP_DELAY]
     #[argh(option)]
     pub stop_delay: Option<String>,
 
@@ -89,10 +138,11 @@ pub struct RunArgs {
 }
 
 /// Wait until every URL answers its health check, then exec CMD or exit 0.
+/// DUR is 500ms, 5s, 1m30s or a number of seconds, at most a year; 0 means none.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "wait")]
 pub struct WaitArgs {
-    /// give up after DUR (default 60s) [BERTH_WAIT_TIMEOUT]
+    /// give up after DUR; 0: no limit (default 60s) [BERTH_WAIT_TIMEOUT]
     #[argh(option)]
     pub timeout: Option<String>,
 
@@ -104,12 +154,13 @@ pub struct WaitArgs {
     #[argh(switch, short = 'q')]
     pub quiet: bool,
 
-    /// dependencies to wait for (http, https, http+unix, postgres, postgresql, redis, rediss, grpc, grpcs, tcp, file URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]. TLS: https/rediss/grpcs take #cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure, postgres takes sslmode, sslrootcert, sslcert, sslkey parameters
+    /// dependencies to wait for (http, https, http+unix, postgres, postgresql, redis, rediss, valkey, valkeys, grpc, grpcs, tcp, file URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]. TLS: https/rediss/grpcs take #cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure, postgres takes sslmode, sslrootcert, sslcert, sslkey parameters
     #[argh(positional)]
     pub urls: Vec<String>,
 }
 
-/// One health check: exit 0 healthy, 1 unhealthy.
+/// One health check: exit 0 healthy, 1 unhealthy. `berth check URL [URL...] [--timeout DUR]` checks each URL by its scheme, in parallel, healthy when all are.
+/// DUR is 500ms, 5s, 1m30s or a number of seconds, at most a year; 0 means none.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "check")]
 pub struct CheckArgs {
@@ -128,6 +179,7 @@ pub enum CheckKind {
     File(FileArgs),
 }
 
+with_tls! {
 /// Check an HTTP(S) endpoint.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "http")]
@@ -156,31 +208,14 @@ pub struct HttpArgs {
     #[argh(option)]
     pub unix_socket: Option<String>,
 
-    /// do not verify the TLS certificate
-    #[argh(switch)]
-    pub insecure: bool,
 
-    /// trust the CA certificates in this PEM file instead of the system's (SSL_CERT_FILE, SSL_CERT_DIR), or the server's own self-signed certificate
-    #[argh(option)]
-    pub cacert: Option<String>,
-
-    /// client certificate (PEM; the key may follow it in the same file)
-    #[argh(option)]
-    pub cert: Option<String>,
-
-    /// private key of --cert (PEM: PKCS#8, RSA or EC key, unencrypted)
-    #[argh(option)]
-    pub key: Option<String>,
-
-    /// verify the certificate for NAME and send it as SNI, instead of the host connected to
-    #[argh(option)]
-    pub servername: Option<String>,
-
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
+}
 
+with_tls! {
 /// Check a PostgreSQL server: by default a real login and SELECT 1.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "postgres")]
@@ -201,15 +236,14 @@ pub struct PostgresArgs {
     #[argh(switch)]
     pub primary: bool,
 
-    /// trust only the CA certificates in this PEM file, as sslrootcert does; client certificates come from sslcert/sslkey in the URL or PGSSLCERT/PGSSLKEY
-    #[argh(option)]
-    pub cacert: Option<String>,
 
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
+}
 
+with_tls! {
 /// Check a Redis server: PING must answer PONG.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "redis")]
@@ -222,31 +256,14 @@ pub struct RedisArgs {
     #[argh(option)]
     pub role: Option<String>,
 
-    /// do not verify the TLS certificate (rediss://)
-    #[argh(switch)]
-    pub insecure: bool,
 
-    /// trust the CA certificates in this PEM file instead of the system's, or the server's own self-signed certificate (rediss://)
-    #[argh(option)]
-    pub cacert: Option<String>,
-
-    /// client certificate (PEM; the key may follow it in the same file)
-    #[argh(option)]
-    pub cert: Option<String>,
-
-    /// private key of --cert (PEM: PKCS#8, RSA or EC key, unencrypted)
-    #[argh(option)]
-    pub key: Option<String>,
-
-    /// verify the certificate for NAME and send it as SNI, instead of the host connected to
-    #[argh(option)]
-    pub servername: Option<String>,
-
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }
+}
 
+with_tls! {
 /// Check a gRPC server with the standard health service (grpc.health.v1.Health/Check): SERVING is healthy.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "grpc")]
@@ -263,29 +280,11 @@ pub struct GrpcArgs {
     #[argh(option)]
     pub header: Vec<String>,
 
-    /// do not verify the TLS certificate (grpcs://)
-    #[argh(switch)]
-    pub insecure: bool,
 
-    /// trust the CA certificates in this PEM file instead of the system's, or the server's own self-signed certificate (grpcs://)
-    #[argh(option)]
-    pub cacert: Option<String>,
-
-    /// client certificate (PEM; the key may follow it in the same file) (grpcs://)
-    #[argh(option)]
-    pub cert: Option<String>,
-
-    /// private key of --cert (PEM: PKCS#8, RSA or EC key, unencrypted)
-    #[argh(option)]
-    pub key: Option<String>,
-
-    /// verify the certificate for NAME and send it as SNI, instead of the host connected to
-    #[argh(option)]
-    pub servername: Option<String>,
-
-    /// give up after DUR, all phases included (default 3s)
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
+}
 }
 
 /// Check that a file exists and, with --max-age, was modified recently (worker heartbeats).
@@ -296,7 +295,7 @@ pub struct FileArgs {
     #[argh(positional)]
     pub path: String,
 
-    /// unhealthy when the file was last modified longer ago than DUR, e.g. 1m
+    /// unhealthy when the file was last modified longer ago than DUR, e.g. 1m or 30 (seconds); 0: any age
     #[argh(option)]
     pub max_age: Option<String>,
 }
@@ -309,7 +308,7 @@ pub struct TcpArgs {
     #[argh(positional)]
     pub address: String,
 
-    /// give up after DUR (default 3s)
+    /// give up after DUR; 0: no limit (default 3s)
     #[argh(option)]
     pub timeout: Option<String>,
 }

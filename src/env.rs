@@ -67,6 +67,18 @@ pub fn list(flag_values: Vec<String>, name: &str, sep: char) -> Result<Vec<Strin
         .unwrap_or_default())
 }
 
+/// A list of URLs: the flag's values when given, else the variable split
+/// where another URL starts (`target::split_list`), so a ',' in a password
+/// or a PostgreSQL host list stays in its URL.
+pub fn urls(flag_values: Vec<String>, name: &str) -> Result<Vec<String>, Error> {
+    if !flag_values.is_empty() {
+        return Ok(flag_values);
+    }
+    Ok(var(name)?
+        .map(|v| crate::target::split_list(&v))
+        .unwrap_or_default())
+}
+
 /// A single value: the flag's when given, else the variable's.
 pub fn one(flag_value: Option<String>, name: &str) -> Result<Option<String>, Error> {
     match flag_value {

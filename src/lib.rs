@@ -8,13 +8,14 @@
 //!
 //! Dependencies run one way: `run` uses the gate, the gate uses the checks,
 //! and all of them use what sits below: `sys` (signals and threads),
-//! `options`, `cli`, `argv`, `env`, `target`, `log` and `exit`, which know
-//! no feature module. The binary (src/main.rs) is only the entry point; the
+//! `options`, `duration`, `cli`, `argv`, `env`, `target`, `log` and `exit`,
+//! which know no feature module. The binary (src/main.rs) is only the entry point; the
 //! library exists so that fuzz targets and tests reach the parsers.
 
 pub mod argv;
 pub mod check;
 pub mod cli;
+pub mod duration;
 pub mod env;
 pub mod exit;
 pub mod gate;

@@ -68,6 +68,14 @@ fn dispatch(raw: &[&CStr], original_mask: Option<Mask>) -> u8 {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
+    // `berth check URL...`: a URL where a check's name would be.
+    if command == Some(b"check")
+        && args
+            .get(1)
+            .is_some_and(|a| berth::target::looks_like_url(a))
+    {
+        return check::main_urls(&args[1..]);
+    }
     let berth = match Berth::from_args(&["berth"], &args) {
         Ok(b) => b,
         Err(early) => return early_exit(early, &args, usage_code),

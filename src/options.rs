@@ -1,6 +1,10 @@
 //! Typed settings for every command: `berth run` and `berth wait` from their
 //! flags and then the `BERTH_*` environment (flags win), and the timeout of
 //! `berth check`. Every error names the flag and variable that fix it.
+//!
+//! Durations go through `crate::duration::parse`, and so share its one
+//! meaning of 0, "none": a `None` duration below is no limit, no delay, no
+//! grace or never, as each field says.
 
 use std::ffi::CString;
 use std::time::Duration;
@@ -17,8 +21,8 @@ use crate::sys::signals;
 pub struct RunOptions {
     /// Dependencies to wait for before anything else (URLs).
     pub wait: Vec<String>,
-    /// How long to wait for them in total.
-    pub wait_timeout: Duration,
+    /// How long to wait for them in total; `None`: no limit.
+    pub wait_timeout: Option<Duration>,
     /// Pre-start steps, in order.
     pub pre: Vec<Step>,
     /// PostgreSQL URL whose advisory lock is held while the steps run.
@@ -31,11 +35,14 @@ pub struct RunOptions {
     pub group: bool,
     /// `rewrite[n]` is the signal sent when signal n arrives.
     pub rewrite: Vec<i32>,
-    /// How long leftovers get after SIGTERM once CMD has exited.
-    pub grace: Duration,
-    /// SIGKILL CMD's group this long after a forwarded terminating signal.
+    /// How long leftovers get after SIGTERM once CMD has exited; `None`:
+    /// no grace, SIGKILL at once.
+    pub grace: Option<Duration>,
+    /// SIGKILL CMD's group this long after a forwarded terminating signal;
+    /// `None`: never.
     pub kill_after: Option<Duration>,
-    /// Hold CMD's first SIGTERM this long before forwarding it.
+    /// Hold CMD's first SIGTERM this long before forwarding it; `None`: no
+    /// delay.
     pub stop_delay: Option<Duration>,
     /// Exit codes reported as 0.
     pub success_codes: Vec<u8>,
@@ -56,8 +63,8 @@ pub struct Step {
 pub struct WaitOptions {
     /// Dependencies to wait for (URLs).
     pub urls: Vec<String>,
-    /// How long to wait for them in total.
-    pub timeout: Duration,
+    /// How long to wait for them in total; `None`: no limit.
+    pub timeout: Option<Duration>,
     pub level: Level,
     /// The command to exec once all are ready, if any.
     pub cmd: Option<Vec<CString>>,
@@ -104,9 +111,13 @@ impl RunOptions {
             .collect::<Result<_, _>>()?;
 
         Ok(RunOptions {
-            wait: env::list(args.wait, "BERTH_WAIT", ',')?,
-            wait_timeout: duration(args.wait_timeout, "--wait-timeout", "BERTH_WAIT_TIMEOUT")?
-                .unwrap_or(DEFAULT_WAIT_TIMEOUT),
+            wait: env::urls(args.wait, "BERTH_WAIT")?,
+            wait_timeout: duration(
+                args.wait_timeout,
+                "--wait-timeout",
+                "BERTH_WAIT_TIMEOUT",
+                Some(DEFAULT_WAIT_TIMEOUT),
+            )?,
             pre,
             pre_lock: env::one(args.pre_lock, "BERTH_PRE_LOCK")?,
             pre_lock_name: env::one(args.pre_lock_name, "BERTH_PRE_LOCK_NAME")?
@@ -114,10 +125,9 @@ impl RunOptions {
             user: env::one(args.user, "BERTH_USER")?,
             group: args.group || env::flag("BERTH_GROUP")?,
             rewrite,
-            grace: duration(args.grace, "--grace", "BERTH_GRACE")?.unwrap_or(DEFAULT_GRACE),
-            kill_after: duration(args.kill_after, "--kill-after", "BERTH_KILL_AFTER")?,
-            stop_delay: duration(args.stop_delay, "--stop-delay", "BERTH_STOP_DELAY")?
-                .filter(|d| !d.is_zero()),
+            grace: duration(args.grace, "--grace", "BERTH_GRACE", Some(DEFAULT_GRACE))?,
+            kill_after: duration(args.kill_after, "--kill-after", "BERTH_KILL_AFTER", None)?,
+            stop_delay: duration(args.stop_delay, "--stop-delay", "BERTH_STOP_DELAY", None)?,
             success_codes,
             level,
             cmd,
@@ -151,14 +161,18 @@ impl WaitOptions {
     /// `cmd` is what followed `--`, as bytes.
     pub fn from_args(args: WaitArgs, cmd: Option<Vec<CString>>) -> Result<WaitOptions, Error> {
         let level = level(args.verbose, args.quiet)?;
-        let urls = env::list(args.urls, "BERTH_WAIT", ',')?;
+        let urls = env::urls(args.urls, "BERTH_WAIT")?;
         if urls.is_empty() {
             return Err(usage(
                 "nothing to wait for: give URLs (or BERTH_WAIT), e.g. 'berth wait tcp://db:5432 -- CMD'",
             ));
         }
-        let timeout = duration(args.timeout, "--timeout", "BERTH_WAIT_TIMEOUT")?
-            .unwrap_or(DEFAULT_WAIT_TIMEOUT);
+        let timeout = duration(
+            args.timeout,
+            "--timeout",
+            "BERTH_WAIT_TIMEOUT",
+            Some(DEFAULT_WAIT_TIMEOUT),
+        )?;
         let cmd = cmd.map(|c| command(c, "berth wait URL...")).transpose()?;
         Ok(WaitOptions {
             urls,
@@ -169,15 +183,11 @@ impl WaitOptions {
     }
 }
 
-/// `berth check --timeout`: a positive duration, 3 s when not given.
-pub fn check_timeout(flag: Option<&str>) -> Result<Duration, Error> {
-    match flag.map(parse_duration) {
-        None => Ok(DEFAULT_CHECK_TIMEOUT),
-        Some(Ok(t)) if !t.is_zero() => Ok(t),
-        Some(_) => Err(usage(format!(
-            "--timeout '{}' is not a duration; use e.g. 500ms, 3s",
-            flag.unwrap_or_default()
-        ))),
+/// `berth check --timeout`: 3 s when not given; `None` (0): no limit.
+pub fn check_timeout(flag: Option<&str>) -> Result<Option<Duration>, Error> {
+    match flag {
+        None => Ok(Some(DEFAULT_CHECK_TIMEOUT)),
+        Some(text) => crate::duration::parse(text, "--timeout").map_err(usage),
     }
 }
 
@@ -203,30 +213,18 @@ fn command(words: Vec<CString>, context: &str) -> Result<Vec<CString>, Error> {
     Ok(words)
 }
 
-/// A human duration ("500ms", "5s", "1m30s") from the flag or the variable.
+/// A duration from the flag or the variable, `default` when neither is
+/// given; `None` is 0, "none" (see `crate::duration`).
 pub fn duration(
     flag: Option<String>,
     flag_name: &str,
     var: &str,
+    default: Option<Duration>,
 ) -> Result<Option<Duration>, Error> {
-    let Some(text) = env::one(flag, var)? else {
-        return Ok(None);
-    };
-    parse_duration(&text).map(Some).map_err(|why| {
-        usage(format!(
-            "{flag_name}/{var}: '{text}' is not a duration ({why}); use e.g. 500ms, 5s, 1m30s"
-        ))
-    })
-}
-
-/// Parses a human duration; a bare number is seconds, as in Docker's and
-/// Kubernetes' habits of writing `--timeout 3`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    match env::one(flag, var)? {
+        None => Ok(default),
+        Some(text) => crate::duration::parse(&text, &format!("{flag_name}/{var}")).map_err(usage),
     }
-    humantime::parse_duration(text).map_err(|e| e.to_string())
 }
 
 fn parse_rewrite(pair: &str) -> Result<(i32, i32), Error> {
@@ -265,12 +263,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("-1s").is_err());
+    fn check_timeouts() {
+        assert_eq!(check_timeout(None).unwrap(), Some(DEFAULT_CHECK_TIMEOUT));
+        assert_eq!(
+            check_timeout(Some("2")).unwrap(),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(check_timeout(Some("0")).unwrap(), None);
+        let e = check_timeout(Some("soon")).unwrap_err();
+        assert!(e.to_string().starts_with("--timeout 'soon'"), "{e}");
+        assert_eq!(e.code(), crate::exit::USAGE);
+    }
+
+    #[test]
+    fn durations_default_and_zero() {
+        let d = |flag: Option<&str>, default| {
+            duration(
+                flag.map(String::from),
+                "--grace",
+                "BERTH_TEST_NOT_SET",
+                default,
+            )
+        };
+        let five = Some(Duration::from_secs(5));
+        assert_eq!(d(None, five).unwrap(), five);
+        assert_eq!(d(None, None).unwrap(), None);
+        assert_eq!(d(Some("0"), five).unwrap(), None);
+        assert_eq!(d(Some("1m"), None).unwrap(), Some(Duration::from_secs(60)));
+        let e = d(Some("999999999999h"), None).unwrap_err().to_string();
+        assert!(
+            e.starts_with("--grace/BERTH_TEST_NOT_SET '999999999999h' is longer than a year"),
+            "{e}"
+        );
     }
 
     #[test]

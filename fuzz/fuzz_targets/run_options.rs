@@ -7,7 +7,8 @@
 #![no_main]
 
 use berth::cli::RunArgs;
-use berth::options::{RunOptions, parse_duration};
+use berth::duration;
+use berth::options::RunOptions;
 use libfuzzer_sys::fuzz_target;
 
 const VARS: [&str; 9] = [
@@ -36,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     for v in &values {
-        let _ = parse_duration(v);
+        let _ = duration::parse(v, "BERTH_GRACE");
         let _ = berth::sys::signals::parse(v);
     }
     let args = RunArgs {
@@ -60,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(opts.rewrite.len(), 65);
             assert!(opts.rewrite.iter().skip(1).all(|s| (1..=64).contains(s)));
             if let Some(grace) = values.get(4).filter(|g| !g.trim().is_empty()) {
-                assert_eq!(Ok(opts.grace), parse_duration(grace));
+                assert_eq!(Ok(opts.grace), duration::parse(grace, "--grace/BERTH_GRACE"));
             }
             assert!(opts.pre.iter().all(|s| !s.argv.is_empty()));
         }

@@ -9,9 +9,11 @@ use std::time::{Duration, SystemTime};
 
 use super::{Attempt, Probe};
 use crate::cli::FileArgs;
+use crate::target::Target;
 
 pub struct File {
     path: String,
+    /// `None`: any age (no `--max-age`, or 0).
     max_age: Option<Duration>,
 }
 
@@ -20,11 +22,10 @@ impl File {
         if args.path.is_empty() {
             return Err("the file path is empty".into());
         }
-        let max_age = args
-            .max_age
-            .as_deref()
-            .map(|d| max_age(d, "--max-age"))
-            .transpose()?;
+        let max_age = match args.max_age.as_deref() {
+            Some(text) => crate::duration::parse(text, "--max-age")?,
+            None => None,
+        };
         Ok((
             File {
                 path: args.path,
@@ -35,36 +36,36 @@ impl File {
     }
 
     /// `file:///path`, optionally `?max-age=DUR`, as `berth wait` gets it.
-    pub fn from_url(url: &str) -> Result<File, String> {
-        let rest = url.split_once("://").map_or(url, |(_, r)| r);
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        if !path.starts_with('/') {
-            return Err(format!(
-                "'{url}': a file URL needs an absolute path, e.g. file:///tmp/ready"
-            ));
+    pub fn from_target(target: Target) -> Result<File, String> {
+        let local = match target.hosts.as_slice() {
+            [] => true,
+            [h] => h.name == "localhost" && h.port.is_none(),
+            _ => false,
+        };
+        if !local
+            || !target.path.starts_with('/')
+            || target.user.is_some()
+            || target.secret().is_some()
+        {
+            return Err("file URL: expected file:///ABSOLUTE/PATH, e.g. file:///tmp/ready".into());
         }
-        let path = percent_encoding::percent_decode_str(path)
+        let path = percent_encoding::percent_decode_str(&target.path)
             .decode_utf8()
-            .map_err(|_| format!("'{url}': the path is not valid UTF-8 once decoded"))?
+            .map_err(|_| "file URL: the path is not valid UTF-8 once decoded".to_string())?
             .into_owned();
         let mut max = None;
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            match pair.split_once('=') {
-                Some(("max-age", d)) => max = Some(max_age(d, "max-age")?),
+        for (key, value) in target.params().map_err(|e| e.to_string())? {
+            match key.as_str() {
+                "max-age" => max = crate::duration::parse(&value, "max-age")?,
                 _ => {
-                    return Err(format!(
-                        "'{url}': unknown parameter '{pair}' (file URLs take max-age=DUR)"
-                    ));
+                    return Err(target
+                        .unknown_param(&key, "file URLs take max-age=DUR")
+                        .to_string());
                 }
             }
         }
         Ok(File { path, max_age: max })
     }
-}
-
-fn max_age(text: &str, flag: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{flag} '{text}' is not a duration like 30s or 5m ({e})"))
 }
 
 impl Probe for File {
@@ -158,12 +159,20 @@ mod tests {
 
     #[test]
     fn urls() {
-        let f = File::from_url("file:///run/app%20ready?max-age=30s").unwrap();
+        let from_url = |u: &str| File::from_target(Target::parse(u).map_err(|e| e.to_string())?);
+        let f = from_url("file:///run/app%20ready?max-age=30s").unwrap();
         assert_eq!(f.path, "/run/app ready");
         assert_eq!(f.max_age, Some(Duration::from_secs(30)));
-        assert_eq!(File::from_url("file:///tmp/x").unwrap().max_age, None);
-        assert!(File::from_url("file://relative").is_err());
-        assert!(File::from_url("file:///x?age=1s").is_err());
-        assert!(File::from_url("file:///x?max-age=soon").is_err());
+        assert_eq!(from_url("file:///tmp/x").unwrap().max_age, None);
+        assert!(from_url("file://relative").is_err());
+        assert!(from_url("file:///x?age=1s").is_err());
+        assert!(from_url("file:///x?max-age=soon").is_err());
+        // One parser for every duration: bare seconds, 0 for any age.
+        assert_eq!(
+            from_url("file:///x?max-age=30").unwrap().max_age,
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(from_url("file:///x?max-age=0").unwrap().max_age, None);
+        assert!(from_url("file:///x?max-age=999999999999h").is_err());
     }
 }

@@ -11,10 +11,11 @@
 use std::io;
 
 use super::h2;
-use super::tcp::{self, Bounded};
+use super::net::{self, Bounded};
 use super::tls::{Peer, Tls, TlsOptions};
 use super::{Attempt, Probe};
 use crate::cli::GrpcArgs;
+use crate::target::{Kind, Target, TlsSettings, join_host_port};
 
 const PATH: &[u8] = b"/grpc.health.v1.Health/Check";
 /// More metadata than this is not a health check's, and it must fit in one
@@ -22,8 +23,7 @@ const PATH: &[u8] = b"/grpc.health.v1.Health/Check";
 const MAX_METADATA: usize = 8 * 1024;
 
 pub struct Grpc {
-    host: String,
-    port: u16,
+    target: Target,
     /// TLS for grpcs://, None in the clear; built up front, so a bad
     /// certificate or key file is reported before any connection.
     tls: Option<Tls>,
@@ -35,8 +35,13 @@ pub struct Grpc {
 }
 
 impl Grpc {
+    /// `berth check grpc ADDR`: `HOST:PORT`, `grpc://HOST:PORT` or
+    /// `grpcs://HOST:PORT`.
     pub fn from_args(args: GrpcArgs) -> Result<(Grpc, Option<String>), String> {
-        let (mut grpc, fragment) = Grpc::parse(&args.address)?;
+        let flags = args.tls();
+        let target = Target::parse_for(&args.address, &[Kind::Grpc], Some("grpc"))
+            .map_err(|e| e.to_string())?;
+        let mut grpc = Grpc::build(target, flags)?;
         if let Some(s) = args.service {
             grpc.service = s;
         }
@@ -56,103 +61,58 @@ impl Grpc {
                 "--header: more than {MAX_METADATA} bytes of metadata"
             ));
         }
-        let flags = TlsOptions::from_flags(
-            args.insecure,
-            args.cacert,
-            args.cert,
-            args.key,
-            args.servername,
-        );
-        let given = flags.insecure
-            || flags.cacert.is_some()
-            || flags.cert.is_some()
-            || flags.key.is_some()
-            || flags.servername.is_some();
-        match fragment {
-            Some(fragment) => {
-                let options = flags.or(fragment);
-                grpc.client_cert = options.cert.is_some();
-                grpc.tls = Some(tls(options)?);
-            }
-            None if given => {
-                return Err(format!(
-                    "--insecure, --cacert, --cert, --key and --servername are TLS options: use grpcs://{} for TLS",
-                    tcp::join_host_port(&grpc.host, grpc.port)
-                ));
-            }
-            None => {}
-        }
         Ok((grpc, args.timeout))
     }
 
-    /// `grpc://HOST:PORT`, `grpcs://HOST:PORT` or `HOST:PORT`, optionally
-    /// `?service=NAME` (how `berth wait` names a service), and for grpcs://
-    /// TLS settings in the fragment (`#cacert=FILE&cert=FILE&key=FILE`).
-    pub fn from_url(url: &str) -> Result<Grpc, String> {
-        let (mut grpc, fragment) = Grpc::parse(url)?;
-        if let Some(fragment) = fragment {
-            grpc.client_cert = fragment.cert.is_some();
-            grpc.tls = Some(tls(fragment)?);
-        }
-        Ok(grpc)
+    /// `grpc://HOST:PORT` or `grpcs://HOST:PORT`, optionally `?service=NAME`
+    /// (how `berth wait` names a service), and for grpcs:// TLS settings in
+    /// the fragment (`#cacert=FILE&cert=FILE&key=FILE`).
+    pub fn from_target(target: Target) -> Result<Grpc, String> {
+        Grpc::build(target, TlsSettings::default())
     }
 
-    /// The address, and for grpcs:// the TLS settings of its fragment.
-    fn parse(url: &str) -> Result<(Grpc, Option<TlsOptions>), String> {
-        let (tls, rest) = match url.split_once("://") {
-            Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
-                "grpc" => (false, rest),
-                "grpcs" => (true, rest),
-                other => {
-                    return Err(format!(
-                        "'{url}': unknown scheme '{other}://' (use grpc:// or grpcs://)"
-                    ));
-                }
-            },
-            None => (false, url),
-        };
-        let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
-        let fragment = match (tls, fragment) {
-            (true, f) => Some(TlsOptions::from_fragment(f).map_err(|e| format!("'{url}': {e}"))?),
-            (false, "") => None,
-            (false, _) => {
-                return Err(format!("'{url}': TLS settings after '#' need grpcs://"));
-            }
-        };
-        let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let address = address.trim_end_matches('/');
-        let (host, port) = tcp::split_host_port(address).ok_or_else(|| {
-            format!("'{url}' is not HOST:PORT, grpc://HOST:PORT or grpcs://HOST:PORT")
-        })?;
+    fn build(target: Target, flags: TlsSettings) -> Result<Grpc, String> {
+        target.host().map_err(|e| e.to_string())?;
+        if !target.path.trim_matches('/').is_empty()
+            || target.user.is_some()
+            || target.secret().is_some()
+        {
+            return Err(
+                "gRPC URL: expected grpc[s]://HOST:PORT[?service=NAME] (IPv6 as [::1]:PORT)".into(),
+            );
+        }
         let mut service = String::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            match pair.split_once('=') {
-                Some(("service", s)) => {
-                    service = percent_encoding::percent_decode_str(s)
-                        .decode_utf8_lossy()
-                        .into_owned();
-                }
+        for (key, value) in target.params().map_err(|e| e.to_string())? {
+            match key.as_str() {
+                "service" => service = value,
                 _ => {
-                    return Err(format!(
-                        "'{url}': unknown parameter '{pair}' (gRPC URLs take service=NAME)"
-                    ));
+                    return Err(target
+                        .unknown_param(&key, "gRPC URLs take service=NAME")
+                        .to_string());
                 }
             }
         }
-        let grpc = Grpc {
-            host,
-            port,
-            tls: None,
-            client_cert: false,
+        let settings = target.tls_settings(flags).map_err(|e| e.to_string())?;
+        let client_cert = settings.as_ref().is_some_and(|s| s.cert.is_some());
+        let tls = settings.map(|s| tls(TlsOptions::from(s))).transpose()?;
+        Ok(Grpc {
+            target,
+            tls,
+            client_cert,
             service,
             metadata: Vec::new(),
-        };
-        Ok((grpc, fragment))
+        })
+    }
+
+    fn address(&self) -> (&str, u16) {
+        // Checked when built.
+        self.target.host().unwrap_or(("", 0))
     }
 
     /// The request: preface, SETTINGS, HEADERS and the one DATA frame.
     fn request(&self, attempt: &Attempt) -> Vec<u8> {
-        let authority = tcp::join_host_port(&self.host, self.port);
+        let (host, port) = self.address();
+        let authority = join_host_port(host, port);
         // The server may end the call itself when our deadline passes
         // (gRPC's "m" unit is milliseconds; at most 8 digits).
         let timeout = format!("{}m", attempt.remaining().as_millis().clamp(1, 99_999_999));
@@ -183,21 +143,16 @@ impl Grpc {
 
 impl Probe for Grpc {
     fn describe(&self) -> String {
-        let scheme = if self.tls.is_some() { "grpcs" } else { "grpc" };
-        let service = if self.service.is_empty() {
-            String::new()
-        } else {
-            format!(" service '{}'", self.service)
-        };
-        format!(
-            "{scheme}://{}{service}",
-            tcp::join_host_port(&self.host, self.port)
-        )
+        match self.service.is_empty() {
+            true => self.target.to_string(),
+            false => format!("{} service '{}'", self.target, super::clip(&self.service)),
+        }
     }
 
     fn probe(&self, attempt: &Attempt) -> Result<String, String> {
-        let peer = self.tls.as_ref().map(|t| t.peer(&self.host)).transpose()?;
-        let stream = tcp::connect(&self.host, self.port, attempt)?;
+        let (host, port) = self.address();
+        let peer = self.tls.as_ref().map(|t| t.peer(host)).transpose()?;
+        let stream = net::connect_one(host, port, attempt)?;
         let mut sock = Bounded::new(stream, attempt);
         let request = self.request(attempt);
         let reply = match &peer {
@@ -238,14 +193,15 @@ fn io_reason(e: &io::Error, attempt: &Attempt, peer: Option<&Peer>, client_cert:
         TimedOut | WouldBlock => format!("timed out {}", attempt.current_phase()),
         // Some servers (BoringSSL's, in grpcio) hang up without an alert.
         UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe if tls && client_cert => {
-            "the server closed the connection after the TLS handshake (it may have rejected the client certificate)".into()
+            net::closed_after_handshake("it may have rejected the client certificate")
         }
         UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe if tls => {
-            "the server closed the connection after the TLS handshake (does it require a client certificate? use --cert and --key)".into()
+            net::closed_after_handshake(
+                "does it require a client certificate? use --cert and --key",
+            )
         }
         UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe => {
-            "the server closed the connection before the reply (if it serves TLS, use grpcs://)"
-                .into()
+            net::closed(true, "if it serves TLS, use grpcs://")
         }
         _ => format!("{} {}", crate::exit::io_reason(e), attempt.current_phase()),
     }
@@ -393,18 +349,11 @@ fn code_reason(code: u32, message: Option<&str>) -> String {
     let why = match code {
         12 => Some("the server does not implement grpc.health.v1".to_string()),
         5 => Some("the health service does not know this service".to_string()),
-        _ => message.map(clip),
+        _ => message.map(super::clip),
     };
     match why {
         Some(why) => format!("gRPC {name}: {why}"),
         None => format!("gRPC {name}"),
-    }
-}
-
-fn clip(s: &str) -> String {
-    match s.char_indices().nth(160) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
     }
 }
 
@@ -501,20 +450,17 @@ mod tests {
 
     #[test]
     fn addresses() {
-        let (g, fragment) = Grpc::parse("grpcs://api:443?service=a%2Fb#insecure").unwrap();
-        assert!(fragment.unwrap().insecure);
-        assert_eq!(
-            (g.host.as_str(), g.port, g.service.as_str()),
-            ("api", 443, "a/b")
-        );
-        let g = Grpc::from_url("[::1]:50051").unwrap();
+        let grpc = |url: &str| Grpc::from_target(Target::parse(url).map_err(|e| e.to_string())?);
+        let g = grpc("grpcs://api:443?service=a%2Fb#insecure").unwrap();
+        assert!(g.tls.is_some());
+        assert_eq!((g.address(), g.service.as_str()), (("api", 443), "a/b"));
+        let g = grpc("grpc://[::1]:50051").unwrap();
         assert!(g.tls.is_none());
         assert_eq!(g.describe(), "grpc://[::1]:50051");
-        assert!(Grpc::from_url("http://api:80").is_err());
-        assert!(Grpc::from_url("grpc://api").is_err());
-        assert!(Grpc::from_url("grpc://api:1?x=y").is_err());
-        assert!(Grpc::from_url("grpc://api:1#insecure").is_err());
-        assert!(Grpc::from_url("grpcs://api:1#bogus").is_err());
+        assert!(grpc("grpc://api").is_err());
+        assert!(grpc("grpc://api:1?x=y").is_err());
+        assert!(grpc("grpc://api:1#insecure").is_err());
+        assert!(grpc("grpcs://api:1#bogus").is_err());
     }
 
     #[test]

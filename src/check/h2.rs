@@ -240,7 +240,7 @@ impl Conversation {
                     "the server closed the connection (GOAWAY {}{}{})",
                     error_name(code),
                     if debug.is_empty() { "" } else { ": " },
-                    clip(debug)
+                    super::clip(debug)
                 ))
             }
             PUSH_PROMISE => Err(malformed("reply: PUSH_PROMISE though push is disabled")),
@@ -284,13 +284,6 @@ impl Conversation {
     /// Whether the server has announced a graceful shutdown.
     pub fn going_away(&self) -> bool {
         self.going_away
-    }
-}
-
-fn clip(s: &str) -> String {
-    match s.char_indices().nth(120) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
     }
 }
 

@@ -1,14 +1,16 @@
 //! `berth check`: one attempt against one target, bounded by a timeout over
 //! every phase, reported in one line on stdout. Exit 0 healthy, 1 unhealthy.
 //!
-//! A new protocol is a new file here plus one line in `from_url` (the scheme
-//! table that `berth wait` and `run --wait` use).
+//! A new protocol is a new file here, its row in the scheme table
+//! (`target.rs`) and one line in `from_target`. Every protocol reaches its
+//! peer through `net` and speaks TLS through `tls`.
 
 pub mod attempt;
 pub mod file;
 pub mod grpc;
 pub mod h2;
 pub mod http;
+pub mod net;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{CheckArgs, CheckKind};
 use crate::exit;
+use crate::target::{Kind, Target};
 pub use attempt::Attempt;
 
 pub use crate::options::DEFAULT_CHECK_TIMEOUT as DEFAULT_TIMEOUT;
@@ -44,37 +47,37 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
-/// Builds the check a URL's scheme selects, with `berth check`'s defaults.
+/// Builds the check a URL's scheme selects (the scheme table in
+/// `target.rs`), with `berth check`'s defaults.
 pub fn from_url(url: &str) -> Result<Arc<dyn Probe>, String> {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    match scheme.as_deref() {
-        Some("http" | "https") => Ok(Arc::new(http::Http::from_url(url)?)),
-        Some("postgres" | "postgresql") => Ok(Arc::new(postgres::Postgres::from_url(url)?)),
-        Some("redis" | "rediss") => Ok(Arc::new(redis::Redis::from_url(url)?)),
-        Some("http+unix") => Ok(Arc::new(http::Http::from_unix_url(url)?)),
-        Some("grpc" | "grpcs") => Ok(Arc::new(grpc::Grpc::from_url(url)?)),
-        Some("tcp") => Ok(Arc::new(tcp::Tcp::from_url(url)?)),
-        Some("file") => Ok(Arc::new(file::File::from_url(url)?)),
-        Some(other) => Err(format!(
-            "unknown scheme '{other}://' (use http, https, http+unix, postgres, postgresql, redis, rediss, grpc, grpcs, tcp or file)"
-        )),
-        None => Err(format!(
-            "'{}' is not a URL: expected e.g. tcp://db:5432 or http://api:8000/health",
-            crate::target::redact(url)
-        )),
-    }
+    from_target(Target::parse(url).map_err(|e| e.to_string())?)
 }
 
-/// Runs `probe` once, giving up after `timeout` whatever it is doing.
+/// The check for a parsed target.
+pub fn from_target(target: Target) -> Result<Arc<dyn Probe>, String> {
+    Ok(match target.scheme.kind {
+        Kind::Http | Kind::HttpUnix => Arc::new(http::Http::from_target(target)?),
+        Kind::Postgres => Arc::new(postgres::Postgres::from_target(target)?),
+        Kind::Redis => Arc::new(redis::Redis::from_target(target)?),
+        Kind::Grpc => Arc::new(grpc::Grpc::from_target(target)?),
+        Kind::Tcp => Arc::new(tcp::Tcp::from_target(target)?),
+        Kind::File => Arc::new(file::File::from_target(target)?),
+    })
+}
+
+/// Runs `probe` once, giving up after `timeout` whatever it is doing;
+/// `None` (`--timeout 0`) is no limit: berth waits as long as the probe
+/// runs, and its sockets' deadline is a year away (`duration::MAX`, the
+/// longest any duration can be), which no clock arithmetic overflows.
 ///
 /// The attempt runs on its own thread and this one waits with a deadline: a
 /// DNS lookup in the C library, a TLS handshake or a protocol client that
 /// ignores socket timeouts cannot hold berth past it. A thread left behind
 /// by a timeout dies with the process (check) or ends at its socket timeouts
 /// (wait).
-pub fn run_once(probe: Arc<dyn Probe>, timeout: Duration) -> Outcome {
+pub fn run_once(probe: Arc<dyn Probe>, timeout: Option<Duration>) -> Outcome {
     let start = Instant::now();
-    let attempt = Attempt::new(start + timeout);
+    let attempt = Attempt::new(start + timeout.unwrap_or(crate::duration::MAX));
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = attempt.clone();
     let spawned = crate::sys::thread::spawn("attempt", move || {
@@ -82,15 +85,25 @@ pub fn run_once(probe: Arc<dyn Probe>, timeout: Duration) -> Outcome {
     });
     let result = match spawned {
         Err(e) => Err(format!("cannot start the check: {e}")),
-        Ok(_) => match rx.recv_timeout(timeout) {
-            Ok(r) => r,
-            Err(_) => Err(format!("timed out {}", attempt.current_phase())),
+        Ok(_) => match timeout.map_or_else(|| rx.recv().ok(), |t| rx.recv_timeout(t).ok()) {
+            Some(r) => r,
+            None => Err(format!("timed out {}", attempt.current_phase())),
         },
     };
     Outcome {
         healthy: result.is_ok(),
         reason: result.unwrap_or_else(|e| e),
         elapsed: start.elapsed(),
+    }
+}
+
+/// A fragment of what a peer sent, fit for the one-line report: control
+/// characters dropped, at most 160 characters. Every protocol clips here.
+pub fn clip(s: &str) -> String {
+    let line: String = s.chars().filter(|c| !c.is_control()).collect();
+    match line.char_indices().nth(160) {
+        Some((i, _)) => format!("{}...", &line[..i]),
+        None => line,
     }
 }
 
@@ -106,6 +119,75 @@ pub fn report_line(what: &str, outcome: &Outcome) -> String {
         outcome.reason,
         outcome.elapsed.as_secs_f64() * 1000.0
     )
+}
+
+/// `berth check URL [URL...] [--timeout DUR]`: each URL checked by its
+/// scheme (the table in `target.rs`, with `berth check`'s defaults), all in
+/// parallel, one line each in the order given; healthy when all are.
+pub fn main_urls(args: &[&str]) -> u8 {
+    let mut urls = Vec::new();
+    let mut timeout = None;
+    let mut rest = args.iter();
+    while let Some(&arg) = rest.next() {
+        match arg {
+            "--timeout" => match rest.next() {
+                Some(&t) => timeout = Some(t),
+                None => return usage_error("--timeout needs a duration, e.g. 3s"),
+            },
+            a if a.starts_with('-') && !crate::target::looks_like_url(a) => {
+                return usage_error(
+                    "unknown option for 'berth check URL...' (it takes --timeout DUR); \
+                     other flags belong to 'berth check http|postgres|redis|...'",
+                );
+            }
+            url => urls.push(url),
+        }
+    }
+    let timeout = match crate::options::check_timeout(timeout) {
+        Ok(t) => t,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    let mut probes = Vec::new();
+    for url in &urls {
+        match from_url(url) {
+            Ok(p) => probes.push(p),
+            Err(e) => return usage_error(&format!("{}: {e}", crate::target::sketch(url))),
+        }
+    }
+    let workers: Vec<_> = probes
+        .into_iter()
+        .map(|probe| {
+            let what = probe.describe();
+            let worker = crate::sys::thread::spawn("check", move || run_once(probe, timeout));
+            (what, worker)
+        })
+        .collect();
+    let mut healthy = true;
+    for (what, worker) in workers {
+        let outcome = match worker.map_err(|e| e.to_string()).and_then(|w| {
+            w.join()
+                .map_err(|_| "the check stopped unexpectedly".to_string())
+        }) {
+            Ok(o) => o,
+            Err(why) => Outcome {
+                healthy: false,
+                reason: why,
+                elapsed: Duration::ZERO,
+            },
+        };
+        healthy &= outcome.healthy;
+        println!("{}", report_line(&what, &outcome));
+    }
+    if healthy {
+        exit::HEALTHY
+    } else {
+        exit::UNHEALTHY
+    }
+}
+
+fn usage_error(msg: &str) -> u8 {
+    crate::log::error(format_args!("check: {msg}"));
+    exit::UNHEALTHY
 }
 
 /// `berth check ...`: builds the probe, runs it once, prints one line.

@@ -18,6 +18,7 @@ use crate::exit::Error;
 use crate::log;
 use crate::sys::signals::SignalFd;
 use crate::sys::thread;
+use crate::target::{Kind, Target};
 
 /// Bound on connecting and logging in (not on waiting for the lock, which
 /// lasts as long as another replica's migration).
@@ -54,7 +55,9 @@ impl Lock {
     /// Connects to `url` and waits until `pg_advisory_lock` is granted, or a
     /// stop signal arrives.
     pub fn acquire(url: &str, name: &str, signals: &SignalFd) -> Result<Lock, Error> {
-        let pg = Postgres::from_url(url).map_err(Error::Lock)?;
+        let target = Target::parse_for(url, &[Kind::Postgres], None)
+            .map_err(|e| Error::Lock(format!("{}: {e}", crate::target::sketch(url))))?;
+        let pg = Postgres::from_target(target).map_err(Error::Lock)?;
         let key = key(name);
         let what = format!("'{name}' on {}", pg.describe());
         log::debug(format_args!("taking the pre-start lock {what} (key {key})"));

@@ -7,7 +7,9 @@
 //! - `lock`: the PostgreSQL advisory lock that serialises replicas;
 //! - `pre`: the steps, in order, under the lock;
 //! - `watch`: the one loop the main thread waits in meanwhile, which a stop
-//!   signal ends at once (with 128 + N).
+//!   signal ends at once (with 128 + N);
+//! - `stop_pending`: the rule for a stop signal that arrives between these,
+//!   which `berth wait` and `berth run` both follow.
 
 pub mod lock;
 pub mod pre;
@@ -31,21 +33,33 @@ pub fn main(opts: WaitOptions, original_mask: Mask) -> Result<u8, Error> {
     let signals = SignalFd::new(Mask::handled())
         .map_err(|e| Error::Setup(format!("cannot create a signalfd: {e}")))?;
     wait::wait_all(wait::targets(&opts.urls)?, opts.timeout, Some(&signals))?;
-    // A stop signal that came with the last target's success still counts;
-    // other queued signals are dropped here rather than delivered to CMD,
-    // which did not exist when they were sent.
-    if let Some(signal) = signals::drain(&signals) {
-        return Err(Error::Stopped {
-            signal,
-            during: "while waiting for dependencies",
-        });
-    }
     match opts.cmd {
         None => Ok(0),
         Some(argv) => {
+            stop_pending(&signals, "before the command started")?;
             signals::restore(original_mask);
             Err(exec(&argv))
         }
+    }
+}
+
+/// The one rule for stop signals before CMD, which `berth wait -- CMD` and
+/// `berth run` both follow: a SIGTERM, SIGINT, SIGQUIT or SIGHUP received
+/// before CMD starts ends berth with 128 + N, and CMD is never started.
+///
+/// While berth waits (for dependencies, for the pre-start lock) its watch
+/// loop sees such a signal at once, and while a pre-start step runs it is
+/// forwarded to the step and ends the gate when the step ends. This
+/// function catches the ones that arrive in between: together with the last
+/// dependency's success, before a step starts, after the last step. The
+/// gate calls it at each of those points, and last thing before CMD starts
+/// (exec for `wait`, spawn for `run`). Other signals queued meanwhile are
+/// dropped: no process existed to receive them, and after `wait`'s exec
+/// they would reach CMD as soon as it unblocks them.
+pub fn stop_pending(signals: &SignalFd, during: &'static str) -> Result<(), Error> {
+    match signals::drain(signals) {
+        Some(signal) => Err(Error::Stopped { signal, during }),
+        None => Ok(()),
     }
 }
 

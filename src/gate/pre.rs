@@ -29,7 +29,8 @@ pub struct LockSpec<'a> {
 }
 
 /// Runs `steps` in order, holding the lock from before the first until after
-/// the last.
+/// the last. A stop signal ends them: forwarded to a step that runs (by
+/// `run_step`), or before the next step starts (`super::stop_pending`).
 pub fn run_steps(
     steps: &[Step],
     lock: Option<LockSpec>,
@@ -52,6 +53,7 @@ pub fn run_steps(
             why,
             code,
         };
+        super::stop_pending(signals, "before the command started")?;
         let end = run_step(step).map_err(|e| failed(e.to_string(), e.code()))?;
         if end.code != 0 {
             return Err(failed(end.how, end.code));

@@ -44,23 +44,24 @@ fn lock(board: &Board) -> MutexGuard<'_, Vec<Status>> {
 pub fn targets(urls: &[String]) -> Result<Vec<Arc<dyn Probe>>, Error> {
     urls.iter()
         .map(|u| {
-            check::from_url(u).map_err(|e| usage(format!("{}: {e}", crate::target::redact(u))))
+            check::from_url(u).map_err(|e| usage(format!("{}: {e}", crate::target::sketch(u))))
         })
         .collect()
 }
 
-/// Waits until every target is ready, `timeout` passes, or (when `signals`
-/// is given) a stop signal arrives.
+/// Waits until every target is ready, `timeout` passes (`None`: no limit),
+/// or (when `signals` is given) a stop signal arrives, also one that came
+/// together with the last target's success (see `super::stop_pending`).
 pub fn wait_all(
     targets: Vec<Arc<dyn Probe>>,
-    timeout: Duration,
+    timeout: Option<Duration>,
     signals: Option<&SignalFd>,
 ) -> Result<(), Error> {
     if targets.is_empty() {
         return Ok(());
     }
     let start = Instant::now();
-    let deadline = start + timeout;
+    let deadline = timeout.map(|t| start + t);
     let wake = Wake::new()?;
     let stop = Arc::new(AtomicBool::new(false));
     let board: Arc<Board> = Arc::new(Mutex::new(
@@ -86,7 +87,7 @@ pub fn wait_all(
     let result = watch(
         &wake,
         signals,
-        Some(deadline),
+        deadline,
         Progress {
             first: PROGRESS_EVERY,
             every: PROGRESS_EVERY,
@@ -106,7 +107,10 @@ pub fn wait_all(
     );
     stop.store(true, Ordering::Relaxed);
     match result {
-        Ok(()) => Ok(()),
+        Ok(()) => match signals {
+            Some(signals) => super::stop_pending(signals, "while waiting for dependencies"),
+            None => Ok(()),
+        },
         Err(Ended::Stopped(signal)) => Err(Error::Stopped {
             signal,
             during: "while waiting for dependencies",
@@ -135,7 +139,7 @@ pub fn wait_all(
 fn retry(
     i: usize,
     probe: Arc<dyn Probe>,
-    deadline: Instant,
+    deadline: Option<Instant>,
     board: &Board,
     stop: &AtomicBool,
     wake: &Notifier,
@@ -143,7 +147,9 @@ fn retry(
     let mut delay = FIRST_DELAY;
     let start = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.map_or(check::DEFAULT_TIMEOUT, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         if left.is_zero() {
             break;
         }
@@ -151,7 +157,7 @@ fn retry(
         // "timed out" says nothing about the target, so the reason of the
         // last attempt that ran its course is the one kept.
         let cut_short = left < check::DEFAULT_TIMEOUT;
-        let outcome = check::run_once(probe.clone(), left.min(check::DEFAULT_TIMEOUT));
+        let outcome = check::run_once(probe.clone(), Some(left.min(check::DEFAULT_TIMEOUT)));
         {
             let mut st = lock(board);
             let s = &mut st[i];
@@ -175,7 +181,8 @@ fn retry(
             wake.notify();
             return;
         }
-        std::thread::sleep(delay.min(deadline.saturating_duration_since(Instant::now())));
+        let left = deadline.map_or(delay, |d| d.saturating_duration_since(Instant::now()));
+        std::thread::sleep(delay.min(left));
         delay = (delay * 3 / 2).min(MAX_DELAY);
     }
 }

@@ -5,6 +5,9 @@
 //! 3. the startup gate: wait for the `--wait` dependencies, then run the
 //!    `--pre` steps in order under the `--pre-lock`, each supervised exactly
 //!    like CMD; a stop signal or the first failure ends berth here;
+//! 4. a stop signal received since then also ends berth: CMD never starts
+//!    once one has arrived (`gate::stop_pending`, the rule `berth wait`
+//!    follows too);
 //! 5. start CMD;
 //! 6. loop: sleep until a signal arrives; forward it (the first SIGTERM after
 //!    `--stop-delay`), or reap on SIGCHLD;
@@ -64,6 +67,10 @@ pub fn main(opts: &RunOptions, original_mask: Mask) -> Result<u8, Error> {
         })
     })?;
 
+    gate::stop_pending(&signals, "before the command started")?;
+    // That drain may have taken the SIGCHLD of a pre-step's orphan that had
+    // just exited: collect it now, not whenever CMD's tree next changes.
+    reap(None);
     let child = spawn::spawn(&spawn::Spec {
         argv: &opts.cmd,
         mask: original_mask,
@@ -264,13 +271,14 @@ fn forward(got: signals::Received, child: Pid, opts: &RunOptions) {
 }
 
 /// CMD has exited. Whatever else is left in berth's tree gets SIGTERM, then
-/// SIGKILL after `grace`; berth returns as soon as nothing is left (it sees
-/// each exit as a SIGCHLD, so there is no polling).
-fn clean_up(signals: &SignalFd, grace: Duration) {
+/// SIGKILL after `grace` (at once when `None`, `--grace 0`); berth returns
+/// as soon as nothing is left (it sees each exit as a SIGCHLD, so there is
+/// no polling).
+fn clean_up(signals: &SignalFd, grace: Option<Duration>) {
     if reap(None).none_left {
         return;
     }
-    if !grace.is_zero() {
+    if let Some(grace) = grace {
         let n = signal_tree(SIGTERM);
         log::warn(format_args!(
             "CMD exited; sent SIGTERM to {} leftover process{}, waiting up to {} (--grace)",

@@ -98,7 +98,7 @@ fn grpc_over_tls() {
     // Plain gRPC to a TLS port, and TLS to a plain one.
     unhealthy(
         &check(&["grpc", &a]),
-        "the server closed the connection before the reply (if it serves TLS, use grpcs://)",
+        "connection closed by the server before the reply (if it serves TLS, use grpcs://)",
     );
     unhealthy(
         &check(&[
@@ -179,14 +179,14 @@ fn grpc_failures_before_the_call() {
 
 #[test]
 fn grpc_usage_errors() {
-    usage_error(&check(&["grpc", "api"]), "is not HOST:PORT");
+    usage_error(&check(&["grpc", "api"]), "no port");
     usage_error(
         &check(&["grpc", "http://api:80"]),
-        "unknown scheme 'http://'",
+        "http:// is not for this check: use grpc://, grpcs://",
     );
     usage_error(
         &check(&["grpc", "api:50051", "--insecure"]),
-        "are TLS options: use grpcs://api:50051 for TLS",
+        "--insecure: TLS settings, but grpc:// is plain text: use grpcs:// for TLS",
     );
     usage_error(
         &check(&["grpc", "api:50051", "--header", "grpc-timeout: 1S"]),

@@ -26,6 +26,7 @@ pub fn check(args: &[&str], env: &[(&str, &str)]) -> Run {
         "PGUSER",
         "PGPASSWORD",
         "PGPASSWORD_FILE",
+        "PGPASSFILE",
         "PGDATABASE",
         "PGSSLMODE",
         "PGSSLROOTCERT",
@@ -342,12 +343,12 @@ fn usage_errors() {
         ],
         &[],
     )
-    .usage("sslmode 'sometimes'", &["pw-secret-9"]);
-    check(&["postgres"], &[("PGSSLMODE", "bogus")]).usage("PGSSLMODE 'bogus'", &[]);
+    .usage("sslmode: expected disable", &["pw-secret-9"]);
+    check(&["postgres"], &[("PGSSLMODE", "bogus")]).usage("PGSSLMODE: expected disable", &[]);
     check(&["postgres", "mysql://u:pw-secret-9@h/db"], &[])
-        .usage("not a postgres://", &["pw-secret-9"]);
+        .usage("unknown scheme", &["pw-secret-9"]);
     check(&["postgres", "postgres://u:pw-secret-9@h/db?bogus=1"], &[])
-        .usage("not a valid PostgreSQL URL", &["pw-secret-9"]);
+        .usage("unknown parameter 'bogus'", &["pw-secret-9"]);
     check(
         &[
             "postgres",
@@ -414,4 +415,87 @@ fn unix_socket() {
     check(&["postgres", &url], &[]).healthy("logged in as postgres");
     let env = [("PGHOST", "/nonexistent"), ("PGPORT", port.as_str())];
     check(&["postgres"], &env).unhealthy("no PostgreSQL socket at /nonexistent/.s.PGSQL.", &[]);
+}
+
+/// Bug 1 (passwords printed): libpq takes the password as a URL parameter
+/// too (`?password=`); berth must log in with it and print it nowhere.
+#[test]
+fn password_in_the_query_logs_in_and_is_never_printed() {
+    // The role logs in with its password in the user info.
+    let url = primary().url(SECRET_USER, SECRET_PASSWORD, "app");
+    let run = check(&["postgres", &url], &[]);
+    run.no_secrets(&[SECRET_PASSWORD]);
+    run.healthy("logged in as secretapp");
+    let url = format!(
+        "postgres://{SECRET_USER}@127.0.0.1:{}/app?password={SECRET_PASSWORD}",
+        primary().port
+    );
+    let run = check(&["postgres", &url], &[]);
+    run.no_secrets(&[SECRET_PASSWORD]);
+    run.healthy("logged in as secretapp");
+}
+
+/// Bug 4 (PostgreSQL as libpq reads it): a multi-host URL names hosts to
+/// try in order; a closed first port must not make the check fail.
+#[test]
+fn multi_host_url_tries_each_host_in_order() {
+    let dead = daemon::free_port();
+    let url = format!(
+        "postgres://{APP_USER}:{APP_PASSWORD}@127.0.0.1:{dead},127.0.0.1:{}/app",
+        primary().port
+    );
+    let run = check(&["postgres", &url], &[]);
+    run.no_secrets(&[APP_PASSWORD]);
+    run.healthy("logged in as app");
+}
+
+/// A password file as libpq documents it: mode 0600, lines
+/// `hostname:port:database:username:password`, `*` matching anything, the
+/// first matching line wins.
+fn write_pgpass(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let port = primary().port;
+    std::fs::write(
+        path,
+        format!(
+            "# comment\n\
+             elsewhere:*:*:{APP_USER}:wrong-host-pw\n\
+             127.0.0.1:{port}:otherdb:{APP_USER}:wrong-db-pw\n\
+             *:{port}:app:{APP_USER}:{APP_PASSWORD}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// Bug 4: PGPASSFILE names the password file when neither the URL nor
+/// PGPASSWORD gives a password.
+#[test]
+fn pgpassfile_gives_the_password() {
+    let dir = daemon::temp_dir("pgpassfile");
+    let file = dir.join("pgpass");
+    write_pgpass(&file);
+    let url = format!("postgres://{APP_USER}@127.0.0.1:{}/app", primary().port);
+    // A HOME without .pgpass, so only PGPASSFILE can give it.
+    let home = daemon::temp_dir("pgpassfile-home");
+    let run = check(
+        &["postgres", &url],
+        &[
+            ("PGPASSFILE", file.to_str().unwrap()),
+            ("HOME", home.to_str().unwrap()),
+        ],
+    );
+    run.no_secrets(&[APP_PASSWORD, "wrong-host-pw", "wrong-db-pw"]);
+    run.healthy("logged in as app");
+}
+
+/// Bug 4: without PGPASSFILE, `~/.pgpass` (HOME) gives the password.
+#[test]
+fn home_pgpass_gives_the_password() {
+    let home = daemon::temp_dir("pgpass-home");
+    write_pgpass(&home.join(".pgpass"));
+    let url = format!("postgres://{APP_USER}@127.0.0.1:{}/app", primary().port);
+    let run = check(&["postgres", &url], &[("HOME", home.to_str().unwrap())]);
+    run.no_secrets(&[APP_PASSWORD, "wrong-host-pw", "wrong-db-pw"]);
+    run.healthy("logged in as app");
 }

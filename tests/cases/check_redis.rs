@@ -156,8 +156,11 @@ fn loading() {
 fn usage_errors() {
     check(&["redis", "--role", "leader"], &[]).usage("--role 'leader'", &[]);
     check(&["redis", "redis://:pw-usage-4@h:notaport"], &[])
-        .usage("not a Redis URL", &["pw-usage-4"]);
-    check(&["redis", "http://h:6379"], &[]).usage("not redis:// or rediss://", &[]);
+        .usage("redis URL: expected HOST or HOST:PORT", &["pw-usage-4"]);
+    check(&["redis", "http://h:6379"], &[]).usage(
+        "http:// is not for this check: use redis://, rediss://, valkey://, valkeys://",
+        &[],
+    );
     check(
         &["redis", "rediss://h", "--cacert", "/nonexistent.pem"],
         &[],
@@ -192,4 +195,136 @@ fn hostile_peers() {
         &[],
     );
     run.unhealthy("timed out during the TLS handshake", &[secret]);
+}
+
+/// Bug 1 (passwords printed): `redis://PASSWORD@host` is redis-cli's form,
+/// a bare user info being the password. `berth check redis` must send AUTH
+/// with it (healthy against `requirepass`) and print it nowhere; the same
+/// URL as a `berth wait` target becomes ready, printing it nowhere.
+#[test]
+fn bare_userinfo_is_the_password() {
+    let m = master();
+    let bare = url(&format!("{PASSWORD}@"), m.port, "");
+    let run = check(&["redis", &bare], &[]);
+    run.no_secrets(&[PASSWORD]);
+    run.healthy("PONG");
+    let out = output_bounded(
+        berth().args(["wait", "-v", "--timeout", "10s", &bare]),
+        std::time::Duration::from_secs(20),
+    );
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(
+            !text(stream).contains(PASSWORD),
+            "password leaked: {}",
+            text(stream)
+        );
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// Bug 3 (rules that disagree): `valkey://` is a Redis URL everywhere:
+/// `berth check redis`, `berth wait` and `berth check URL`.
+#[test]
+fn valkey_scheme_everywhere() {
+    let m = master();
+    let valkey = format!("valkey://:{PASSWORD}@127.0.0.1:{}", m.port);
+    check(&["redis", &valkey], &[]).healthy("PONG");
+    let out = output_bounded(
+        berth().args(["wait", "--timeout", "10s", &valkey]),
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "berth wait valkey://: {}",
+        text(&out.stderr)
+    );
+    let run = check(&[&valkey], &[]);
+    run.no_secrets(&[PASSWORD]);
+    run.healthy("PONG");
+}
+
+/// Bug 3: a TLS flag with a plain scheme is a mistake to report, not to
+/// ignore: `check redis --cacert FILE redis://...` fails (exit 1) naming
+/// rediss://, as `check grpc --cacert FILE grpc://...` names grpcs://.
+#[test]
+fn tls_flags_with_a_plain_scheme_are_refused() {
+    let m = master();
+    let ca = certs::certs().ca.to_str().unwrap();
+    let run = check(&["grpc", "--cacert", ca, "grpc://127.0.0.1:50051"], &[]);
+    run.usage("grpcs://", &[]);
+    let plain = url(&format!(":{PASSWORD}@"), m.port, "");
+    let run = check(&["redis", "--cacert", ca, &plain], &[]);
+    run.no_secrets(&[PASSWORD]);
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains("rediss://"),
+        "expected a message naming rediss://: {}{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+/// Bug 3: the whole deadline bounds the reads. A peer that sends "+PONG"
+/// one byte every 500 ms never lets a single read wait long; the check must
+/// still end unhealthy, "timed out", once its 1 s are spent.
+#[test]
+fn a_reply_dripped_byte_by_byte_times_out() {
+    use std::time::Duration;
+    let drip = hostile::Drip::start(b"+PONG\r\n", Duration::from_millis(500));
+    let out = output_bounded(
+        berth().args([
+            "check",
+            "redis",
+            &format!("redis://127.0.0.1:{}", drip.port),
+            "--timeout",
+            "1s",
+        ]),
+        Duration::from_secs(1) + margin(Duration::from_secs(3)),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains(": unhealthy, timed out"), "{stdout}");
+}
+
+/// Bug 3: the same, seen from the server while `berth wait` retries: each
+/// attempt (3 s, the check's default) must let go of its connection when
+/// its deadline passes, not read on after it (a thread left reading, with
+/// its socket, for as long as the peer keeps dripping).
+#[test]
+fn wait_attempts_let_go_of_a_dripping_peer_at_their_deadline() {
+    use std::time::Duration;
+    // "+PONG\r\n" at one byte per 2 s takes 14 s: far past an attempt.
+    let drip = hostile::Drip::start(b"+PONG\r\n", Duration::from_secs(2));
+    let mut child = berth()
+        .args([
+            "wait",
+            "--timeout",
+            "30s",
+            &format!("redis://127.0.0.1:{}", drip.port),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let accepted = wait_until(Duration::from_secs(10), || !drip.conns().is_empty());
+    let bound = Duration::from_secs(3) + margin(Duration::from_secs(3));
+    let closed = accepted && wait_until(bound, || drip.conns()[0].closed.is_some());
+    let _ = child.kill();
+    let _ = wait_bounded(&mut child, Duration::from_secs(10));
+    assert!(accepted, "berth never connected");
+    let seen: Vec<String> = drip
+        .conns()
+        .iter()
+        .map(|c| match c.closed {
+            Some(t) => format!("closed after {:?}", t - c.accepted),
+            None => format!("open for {:?}", c.accepted.elapsed()),
+        })
+        .collect();
+    assert!(
+        closed,
+        "the first attempt still held its connection {bound:?} after it began \
+         (connections, until berth was killed: {seen:?})"
+    );
 }

@@ -76,6 +76,34 @@ fn http_over_a_unix_socket() {
 }
 
 #[test]
+fn redirect_to_another_host_stays_on_the_socket() {
+    // As curl's --unix-socket: every request of the check goes to the
+    // socket, the redirect's host only names itself in Host, and the
+    // credentials stay behind (another origin).
+    let sock = socket();
+    let _server = SocketServer::start(&sock);
+    let s = sock.to_str().unwrap();
+    let run = check(&[
+        "http",
+        "--unix-socket",
+        s,
+        "--contains",
+        "ok host=other.example:8080 auth=no",
+        "http://probe:S3cretPW@localhost/elsewhere",
+    ]);
+    healthy(&run, "body contains 'ok host=other.example:8080 auth=no'");
+    let run = check(&[
+        "http",
+        "--unix-socket",
+        s,
+        "--contains",
+        "auth=yes",
+        "http://probe:S3cretPW@localhost/health",
+    ]);
+    healthy(&run, "body contains 'auth=yes'");
+}
+
+#[test]
 fn unix_socket_failures() {
     let sock = socket();
     let s = sock.to_str().unwrap();

@@ -104,7 +104,7 @@ fn timeout_names_each_target_and_its_reason_and_never_runs_cmd() {
     );
     assert!(
         err.contains(&format!(
-            "redis://127.0.0.1:{closer} never became ready: connection closed before the reply (not a Redis server?)"
+            "redis://127.0.0.1:{closer} never became ready: connection closed by the server before the reply (not a Redis server?)"
         )),
         "{err}"
     );
@@ -599,5 +599,229 @@ fn own_flags_must_be_utf8() {
             "{args:?}: {}",
             text(&out.stderr)
         );
+    }
+}
+
+/// Asserts that no output of a run holds `secret`.
+fn assert_no_secret(out: &std::process::Output, secret: &str, what: &str) {
+    for (name, stream) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !text(stream).contains(secret),
+            "{what}: password on {name}: {}",
+            text(stream)
+        );
+    }
+}
+
+/// Bug 1 (passwords printed): a PostgreSQL password given as libpq allows,
+/// `?password=` in the query, is printed by no line of `berth wait`: not
+/// the per-attempt lines of -v, not the "is ready" line, not the progress
+/// and timeout lines of a wait that fails.
+#[test]
+fn wait_never_prints_a_postgres_password_given_in_the_query() {
+    use crate::support::postgres::{SECRET_PASSWORD, SECRET_USER, primary};
+    let url = |port: u16| {
+        format!("postgres://{SECRET_USER}@127.0.0.1:{port}/app?password={SECRET_PASSWORD}")
+    };
+    let real = url(primary().port);
+    for verbose in [&["-v"][..], &[]] {
+        let out = output_bounded(
+            berth()
+                .arg("wait")
+                .args(verbose)
+                .args(["--timeout", "20s", &real]),
+            LIMIT,
+        );
+        assert_no_secret(&out, SECRET_PASSWORD, &format!("wait {verbose:?}"));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    // Nothing listens there: attempts fail, then the wait times out.
+    let dead = url(free_port());
+    for verbose in [&["-v"][..], &[]] {
+        let out = output_bounded(
+            berth()
+                .arg("wait")
+                .args(verbose)
+                .args(["--timeout", "1s", &dead]),
+            LIMIT,
+        );
+        assert_no_secret(&out, SECRET_PASSWORD, &format!("failing wait {verbose:?}"));
+        assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("never became ready"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// Bug 1: a URL berth cannot parse is reported without its password (exit
+/// 125, one line), whatever the scheme.
+#[test]
+fn malformed_wait_urls_are_reported_without_the_password() {
+    let secret = "Zq9s3cret";
+    for url in [
+        format!("grpc://u:{secret}@host"),
+        format!("grpcs://u:{secret}@host"),
+        format!("file://u:{secret}@x"),
+        format!("tcp://u:{secret}@db"),
+        format!("http://u:{secret}@[::1"),
+    ] {
+        let out = output_bounded(berth().args(["wait", &url]), LIMIT);
+        assert_no_secret(&out, secret, &url);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{url}: {err}");
+        assert_eq!(err.lines().count(), 1, "{url}: one line: {err}");
+    }
+}
+
+/// Bug 1: a password with a comma in BERTH_WAIT (a comma-separated list)
+/// stays whole: berth logs in, and prints no part of it.
+#[test]
+fn comma_in_a_password_in_berth_wait() {
+    use crate::support::postgres::{COMMA_PASSWORD, COMMA_USER, primary};
+    let url = format!(
+        "postgres://{COMMA_USER}:{COMMA_PASSWORD}@127.0.0.1:{}/app",
+        primary().port
+    );
+    let out = output_bounded(
+        berth()
+            .env("BERTH_WAIT", &url)
+            .env("BERTH_WAIT_TIMEOUT", "20s")
+            .args(["wait", "--", "echo", "ready"]),
+        LIMIT,
+    );
+    let (head, tail) = COMMA_PASSWORD.split_once(',').unwrap();
+    for part in [COMMA_PASSWORD, head, tail] {
+        assert_no_secret(&out, part, "BERTH_WAIT");
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ready\n");
+}
+
+/// The rule for stop signals before CMD (`gate::stop_pending`): one that
+/// arrives before CMD starts ends berth with 128 + N and CMD never starts,
+/// wherever berth is. Here SIGTERM comes while berth waits for a dependency
+/// that becomes ready only afterwards, when the test creates its file.
+#[test]
+fn sigterm_before_the_last_dependency_is_ready_never_starts_cmd() {
+    for round in 0..20 {
+        let dir = temp_dir("term-then-ready");
+        let (ready, marker) = (dir.join("ready"), dir.join("ran"));
+        let marker_s = marker.to_string_lossy().into_owned();
+        let berth = Pid1::start(&[
+            "run",
+            "--wait",
+            &format!("file://{}", ready.display()),
+            "--wait-timeout",
+            "0",
+            "--",
+            "touch",
+            &marker_s,
+        ]);
+        berth.signal(libc::SIGTERM);
+        std::fs::File::create(&ready).unwrap();
+        let (code, err) = berth.finish(LIMIT);
+        assert_eq!(code, Some(143), "round {round}: {err}");
+        assert!(!marker.exists(), "round {round}: CMD started after SIGTERM");
+    }
+}
+
+/// Runs `wrapper... berth args...` to completion as PID 1 of a new PID
+/// namespace (the wrapper execs berth). For a berth that may end before
+/// `Pid1::start` can see it.
+fn as_pid1(wrapper: &[&str], args: &[&str]) -> std::process::Output {
+    output_bounded(
+        std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+            .args(wrapper)
+            .arg(berth_path())
+            .args(args),
+        LIMIT,
+    )
+}
+
+/// Runs berth as PID 1 with SIGTERM already pending when it starts
+/// (blocked and raised by the process it replaces): a signal that came
+/// before CMD started, whatever berth was doing meanwhile. No timing luck
+/// involved: the signal is there before berth's first instruction.
+fn with_sigterm_pending(args: &[&str]) -> std::process::Output {
+    const RAISE_THEN_EXEC: &str = "import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+os.kill(os.getpid(), signal.SIGTERM)
+os.execv(sys.argv[1], sys.argv[1:])";
+    as_pid1(&[pidns::PYTHON, "-c", RAISE_THEN_EXEC], args)
+}
+
+/// A stop signal that is already there when the wait ends (the last
+/// dependency ready at once), when the pre-steps would start, or when CMD
+/// would: 143, and neither step nor CMD runs. Before the rule lived in one
+/// place, `run` started CMD (or the first step) and forwarded the signal
+/// to it.
+#[test]
+fn a_stop_signal_before_cmd_starts_ends_berth_wherever_it_is() {
+    let dir = temp_dir("pending-term");
+    let ready = dir.join("ready");
+    std::fs::File::create(&ready).unwrap();
+    let ready_url = format!("file://{}", ready.display());
+    let log = dir.join("log");
+    let append = |word: &str| format!("sh -c 'echo {word} >> {}'", log.display());
+    let cmd_text = format!("echo cmd >> {}", log.display());
+    let cmd = ["sh", "-c", &cmd_text];
+    let step = append("step");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["run", "--"],
+        vec!["run", "--wait", &ready_url, "--"],
+        vec!["run", "--pre", &step, "--"],
+        vec!["run", "--wait", &ready_url, "--pre", &step, "--"],
+        vec!["wait", &ready_url, "--"],
+    ];
+    for mut args in cases {
+        args.extend(cmd);
+        for round in 0..5 {
+            let out = with_sigterm_pending(&args);
+            let err = text(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(143),
+                "{args:?} round {round}: {err}"
+            );
+            assert!(err.contains("stopped by SIGTERM"), "{args:?}: {err}");
+            assert_eq!(
+                log_lines(&log),
+                Vec::<String>::new(),
+                "{args:?} round {round}"
+            );
+        }
+    }
+}
+
+/// The window after the wait: the first pre-step sends SIGTERM to berth
+/// (its parent, PID 1) and exits. Whether berth forwards it to the step
+/// before the step exits (the step then dies of it) or finds it once the
+/// step has ended, the second step and CMD never start: 143.
+#[test]
+fn sigterm_from_a_pre_step_stops_everything_after_it() {
+    for round in 0..20 {
+        let dir = temp_dir("step-sends-term");
+        let log = dir.join("log");
+        let append = |word: &str| format!("sh -c 'echo {word} >> {}'", log.display());
+        let out = as_pid1(
+            &[],
+            &[
+                "run",
+                "--pre",
+                &format!("sh -c 'echo first >> {}; kill -TERM 1'", log.display()),
+                "--pre",
+                &append("second"),
+                "--",
+                "sh",
+                "-c",
+                &format!("echo cmd >> {}", log.display()),
+            ],
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(143), "round {round}: {err}");
+        assert_eq!(log_lines(&log), vec!["first"], "round {round}: {err}");
     }
 }

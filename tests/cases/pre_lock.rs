@@ -145,3 +145,36 @@ fn lock_failures_are_clear_and_exit_125() {
         text(&out.stderr)
     );
 }
+
+/// Bug 1 (passwords printed): `run --pre-lock` with the password in the
+/// URL's query (`?password=`, as libpq allows) takes the lock and prints
+/// the password nowhere, with -v too.
+#[test]
+fn pre_lock_never_prints_a_password_given_in_the_query() {
+    use crate::support::postgres::{SECRET_PASSWORD, SECRET_USER};
+    let url = format!(
+        "postgres://{SECRET_USER}@127.0.0.1:{}/app?password={SECRET_PASSWORD}",
+        primary().port
+    );
+    for verbose in [&["-v"][..], &[]] {
+        let out = output_bounded(
+            berth().arg("run").args(verbose).args([
+                "--pre-lock",
+                &url,
+                "--pre",
+                "true",
+                "--",
+                "true",
+            ]),
+            LIMIT,
+        );
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(
+                !text(stream).contains(SECRET_PASSWORD),
+                "{verbose:?}: password leaked: {}",
+                text(stream)
+            );
+        }
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+}

@@ -611,5 +611,8 @@ fn wait_targets_take_every_tls_setting() {
     );
     let (code, err) = wait(&format!("{}#colour=blue", localhost(&s)));
     assert_eq!(code, Some(125), "{err}");
-    assert!(err.contains("unknown TLS setting (expected"), "{err}");
+    assert!(
+        err.contains("unknown TLS setting after '#' (expected"),
+        "{err}"
+    );
 }

@@ -262,10 +262,11 @@ fn serve(
     };
     let (status, headers, body) = respond(&hit);
     record(hit.clone());
-    let mut reply = format!(
-        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
+    let mut reply = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+    // A chunked route frames its own body.
+    if !headers.iter().any(|(n, _)| n == "Transfer-Encoding") {
+        reply.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     for (n, v) in headers {
         reply.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -336,10 +337,32 @@ fn read_request(reader: &mut impl BufRead, stop: &AtomicBool) -> Result<Hit, Unr
 /// - `/redirect/N`: 302 to `/redirect/N-1`, and `/redirect/0` to `/ok`
 /// - `/loop`: 302 to itself
 /// - `/big`: 200 with 2 MiB of 'a', then "needle"
+/// - `/to/N/LOCATION`: status N with `Location: LOCATION` (taken as is)
+/// - `/headers/N`: 200 with N more headers
+/// - `/long-header/N`: 200 with one header whose value is N bytes
+/// - `/chunked`: 200 "all good" in chunks, with a chunk extension
 fn respond(hit: &Hit) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let path = hit.path.as_str();
     if path == "/ok" {
         return (200, vec![], b"all good".to_vec());
+    }
+    if let Some((n, location)) = path.strip_prefix("/to/").and_then(|r| r.split_once('/')) {
+        let header = ("Location".to_string(), location.to_string());
+        return (n.parse().unwrap_or(500), vec![header], Vec::new());
+    }
+    if let Some(n) = path.strip_prefix("/headers/") {
+        let n: usize = n.parse().unwrap_or(0);
+        let headers = (0..n).map(|i| (format!("X-Header-{i}"), "v".into()));
+        return (200, headers.collect(), b"all good".to_vec());
+    }
+    if let Some(n) = path.strip_prefix("/long-header/") {
+        let value = "v".repeat(n.parse().unwrap_or(0));
+        return (200, vec![("X-Long".into(), value)], b"all good".to_vec());
+    }
+    if path == "/chunked" {
+        let te = ("Transfer-Encoding".to_string(), "chunked".to_string());
+        let body = b"4;name=value\r\nall \r\n4\r\ngood\r\n0\r\nX-Trailer: t\r\n\r\n";
+        return (200, vec![te], body.to_vec());
     }
     if let Some(n) = path.strip_prefix("/status/") {
         return (

@@ -140,6 +140,7 @@ pub fn text(b: &[u8]) -> String {
 
 pub mod certs;
 pub mod daemon;
+pub mod deadnet;
 pub mod docker;
 pub mod faults;
 pub mod grpc;

@@ -22,6 +22,14 @@ pub const APP_PASSWORD: &str = "app-Pw-93kq";
 /// A user whose password is stored and checked as md5.
 pub const MD5_USER: &str = "oldapp";
 pub const MD5_PASSWORD: &str = "md5-Pw-41zt";
+/// A SCRAM user for the "no password in any output" tests: a password
+/// unlike any other text berth prints, so finding it means a leak.
+pub const SECRET_USER: &str = "secretapp";
+pub const SECRET_PASSWORD: &str = "Zq9s3cret";
+/// A SCRAM user whose password holds a comma (BERTH_WAIT is a
+/// comma-separated list).
+pub const COMMA_USER: &str = "commaapp";
+pub const COMMA_PASSWORD: &str = "Zq9,s3cret";
 
 pub struct Pg {
     pub port: u16,
@@ -147,7 +155,7 @@ fn psql(dir: &Path, port: u16, statements: &[&str]) {
 /// The user who logs in with a client certificate (pg_hba.conf `cert`).
 const CERT_USER: &str = super::certs::CLIENT_CN;
 
-/// The primary: SCRAM for `app`, md5 for `oldapp`, TLS with the test
+/// The primary: SCRAM for `app` (and `secretapp`, `commaapp`), md5 for `oldapp`, TLS with the test
 /// certificates, `cert` logins (client certificate, user from its CN) for
 /// `certuser` over TLS, replication open to the standbys.
 pub fn primary() -> &'static Pg {
@@ -198,6 +206,9 @@ pub fn primary() -> &'static Pg {
             &format!("CREATE ROLE {APP_USER} LOGIN PASSWORD '{APP_PASSWORD}'"),
             &format!("CREATE DATABASE app OWNER {APP_USER}"),
             &format!("CREATE ROLE {CERT_USER} LOGIN"),
+            // Before the md5 role: its SET lasts for the rest of the session.
+            &format!("CREATE ROLE {SECRET_USER} LOGIN PASSWORD '{SECRET_PASSWORD}'"),
+            &format!("CREATE ROLE {COMMA_USER} LOGIN PASSWORD '{COMMA_PASSWORD}'"),
             &format!("SET password_encryption = 'md5'; CREATE ROLE {MD5_USER} LOGIN PASSWORD '{MD5_PASSWORD}'"),
         ]);
         Pg { port, dir }

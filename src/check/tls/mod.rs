@@ -48,7 +48,7 @@ pub use reasons::{client_cert_required, printable};
 pub use trust::system_roots;
 
 use super::Attempt;
-use super::tcp::Bounded;
+use super::net::Bounded;
 use pem::client_key;
 use trust::Trust;
 use verify::{AnyCertificate, Verifier};

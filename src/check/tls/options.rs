@@ -105,6 +105,22 @@ impl TlsOptions {
     }
 }
 
+impl From<crate::target::TlsSettings> for TlsOptions {
+    /// The one TLS flag set (`--insecure --cacert --cert --key
+    /// --servername`, or the same in a URL fragment); without a CA file the
+    /// system's CAs are the trust anchors.
+    fn from(s: crate::target::TlsSettings) -> TlsOptions {
+        TlsOptions {
+            insecure: s.insecure,
+            cacert: s.cacert,
+            cert: s.cert,
+            key: s.key,
+            servername: s.servername,
+            ..TlsOptions::default()
+        }
+    }
+}
+
 impl Default for Names {
     fn default() -> Self {
         FLAGS

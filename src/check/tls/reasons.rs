@@ -52,10 +52,7 @@ impl Peer {
         {
             return Some(self.error_reason(tls));
         }
-        let closed = matches!(
-            e.kind(),
-            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
-        );
+        let closed = crate::check::net::is_closed(e);
         (closed && self.asked.load(Ordering::Relaxed) && !self.has_cert).then(|| self.needs_cert())
     }
 
