@@ -2,14 +2,18 @@
 # One HTTPS health check (connect, full TLS handshake with certificate
 # verification, GET), berth beside curl, against a Python (OpenSSL) HTTPS
 # server with an RSA-2048, an ECDSA P-256 and an Ed25519 certificate from a
-# private CA, in the same run. Medians and ratios from hyperfine.
+# private CA, in the same run. Medians and ratios from hyperfine. One more
+# berth row trusts the system's bundle instead of --cacert: the
+# distribution's CA file with the bench CA appended, as SSL_CERT_FILE.
 # (Not `openssl s_server -www`: its replies meet delayed ACKs, ~40 ms each.)
-# usage: bench/check-tls.sh [runs]   (default 200)
+# usage: bench/check-tls.sh [runs]   (default 200; ROUNDS=N, default 4, interleaves
+# the commands more finely when the machine is busy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BERTH=${BERTH:-target/x86_64-unknown-linux-musl/release/berth}
 RUNS=${1:-200}
 [ -x "$BERTH" ] || cargo build --release --quiet
+BERTH=$(realpath "$BERTH")
 for tool in hyperfine curl openssl python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
@@ -59,25 +63,39 @@ PYEOF
     sleep 0.05
   done
   curl -fsS --cacert ca.pem -o /dev/null "${urls[$l]}" || { echo "bench: the $l server did not come up" >&2; exit 1; }
-  "$OLDPWD/$BERTH" check http --cacert ca.pem "${urls[$l]}" >/dev/null || { echo "bench: berth failed against $l" >&2; exit 1; }
+  "$BERTH" check http --cacert ca.pem "${urls[$l]}" >/dev/null || { echo "bench: berth failed against $l" >&2; exit 1; }
 done
 
-B="$OLDPWD/$BERTH"
+B="$BERTH"
 args=()
 for l in "${labels[@]}"; do
   args+=(-n "berth $l" "$B check http --cacert $TMP/ca.pem ${urls[$l]}")
   args+=(-n "curl $l" "curl -fsS -o /dev/null --cacert $TMP/ca.pem ${urls[$l]}")
 done
+# The system's bundle, last the CA that signed the server: every anchor
+# before it is one berth could have parsed for nothing. hyperfine -N runs
+# no shell, so the variable is set for every command; --cacert (berth's
+# and curl's) replaces it. No SSL_CERT_DIR, which some shells set.
+SYSTEM=""
+for f in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem; do
+  [ -r "$f" ] && { SYSTEM=$f; break; }
+done
+cat ${SYSTEM:+"$SYSTEM"} ca.pem > bundle.pem
+export SSL_CERT_FILE=$TMP/bundle.pem
+unset SSL_CERT_DIR
+BUNDLED=ecdsa-p256
+"$B" check http "${urls[$BUNDLED]}" >/dev/null || { echo "bench: berth failed with the bundle" >&2; exit 1; }
+args+=(-n "berth $BUNDLED bundle" "$B check http ${urls[$BUNDLED]}")
 # In rounds, so a burst of load from elsewhere hits every command alike.
-ROUNDS=4
+ROUNDS=${ROUNDS:-4}
 for r in $(seq "$ROUNDS"); do
   hyperfine -N --style none --warmup 5 --runs $(( (RUNS + ROUNDS - 1) / ROUNDS )) \
     --export-json "times-$r.json" "${args[@]}" >/dev/null 2>&1
 done
 
-python3 - "$TMP" "${labels[@]}" <<'PYEOF'
+python3 - "$TMP" "$BUNDLED" "$(grep -c 'BEGIN CERTIFICATE' bundle.pem)" "${labels[@]}" <<'PYEOF'
 import glob, json, statistics, sys
-tmp, labels = sys.argv[1], sys.argv[2:]
+tmp, bundled, anchors, labels = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 times, cpu = {}, {}
 for f in sorted(glob.glob(f"{tmp}/times-*.json")):
     for r in json.load(open(f))["results"]:
@@ -93,4 +111,10 @@ for l in labels:
     bc = statistics.mean(cpu[f"berth {l}"]) * 1000
     cc = statistics.mean(cpu[f"curl {l}"]) * 1000
     print(f"{l:12} {b:9.2f} {c:8.2f} {c / b:11.2f} {bc:10.2f} {cc:9.2f} {cc / bc:10.2f}")
+s = statistics.median(times[f"berth {bundled} bundle"]) * 1000
+sc = statistics.mean(cpu[f"berth {bundled} bundle"]) * 1000
+b = statistics.median(times[f"berth {bundled}"]) * 1000
+bc = statistics.mean(cpu[f"berth {bundled}"]) * 1000
+print(f"berth {bundled} trusting the system bundle ({anchors} CAs, SSL_CERT_FILE) instead of --cacert:")
+print(f"  {s:.2f} ms wall ({s - b:+.2f} ms), {sc:.2f} ms cpu ({sc - bc:+.2f} ms)")
 PYEOF

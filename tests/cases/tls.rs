@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::check_postgres::{Run, check};
-use crate::support::certs::{CLIENT_CN, certs, pki};
+use crate::support::certs::{CLIENT_CN, certs, chain, pki};
 use crate::support::http::{Behaviour, Server, tls_config_for};
 use crate::support::postgres::primary;
 use crate::support::redis::{PASSWORD, tls_strict, tls12_strict};
@@ -133,6 +133,102 @@ fn trust_stores_as_curl_and_openssl_read_them() {
         "TLS: certificate not trusted (use --cacert or --insecure)",
         &[],
     );
+}
+
+/// `SSL_CERT_FILE` holding `certs`, after the system's own CAs where the
+/// machine has them, so that the bundle is as long as a real one.
+fn bundle(name: &str, certs: &[&Path], crlf: bool) -> std::path::PathBuf {
+    let mut pem = std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    for c in certs {
+        pem.extend(std::fs::read(c).unwrap());
+    }
+    if crlf {
+        pem = String::from_utf8(pem).unwrap().replace('\n', "\r\n").into();
+    }
+    let path = daemon::temp_dir("bundle").join(name);
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+#[test]
+fn a_bundle_lends_the_anchors_the_chain_names() {
+    // The server sends its certificate and an intermediate; the root is
+    // one of many CAs in the bundle, after one with the same name and
+    // another key. Verdicts as when every CA of the bundle is an anchor.
+    let chain = chain();
+    let s = https(&chain.server, &chain.key, false);
+    let (ca, other) = (certs().ca.as_path(), certs().other_ca.as_path());
+    let not_trusted = "TLS: certificate not trusted (use --cacert or --insecure)";
+    for crlf in [false, true] {
+        let trusted = bundle("root.pem", &[other, &chain.namesake, &chain.root, ca], crlf);
+        clean(check(
+            &["http", &localhost(&s)],
+            &[("SSL_CERT_FILE", p(&trusted))],
+        ))
+        .healthy("HTTP 200");
+    }
+    // Without the root, a CA of the same name does not sign for it...
+    let namesake = bundle("namesake.pem", &[other, &chain.namesake, ca], false);
+    clean(check(
+        &["http", &localhost(&s)],
+        &[("SSL_CERT_FILE", p(&namesake))],
+    ))
+    .unhealthy("TLS: bad certificate signature", &[]);
+    // ...and without either, the issuer is unknown.
+    let untrusted = bundle("others.pem", &[other, ca], false);
+    clean(check(
+        &["http", &localhost(&s)],
+        &[("SSL_CERT_FILE", p(&untrusted))],
+    ))
+    .unhealthy(not_trusted, &[]);
+    // The server signed directly by a CA in the bundle, and not by one.
+    let (_, cert, key) = &pki().servers[0];
+    let direct = https(cert, key, false);
+    let with_ca = bundle("ca.pem", &[other, ca, &chain.root], false);
+    clean(check(
+        &["http", &localhost(&direct)],
+        &[("SSL_CERT_FILE", p(&with_ca))],
+    ))
+    .healthy("HTTP 200");
+    let without_ca = bundle("roots.pem", &[other, &chain.root], false);
+    clean(check(
+        &["http", &localhost(&direct)],
+        &[("SSL_CERT_FILE", p(&without_ca))],
+    ))
+    .unhealthy(not_trusted, &[]);
+    // A self-signed certificate the user put in the bundle is trusted as
+    // its own anchor, as with --cacert.
+    let pki = pki();
+    let own = https(&pki.self_signed, &pki.self_signed_key, false);
+    let with_own = bundle("own.pem", &[other, &pki.self_signed, ca], false);
+    clean(check(
+        &["http", &localhost(&own)],
+        &[("SSL_CERT_FILE", p(&with_own))],
+    ))
+    .healthy("HTTP 200");
+    clean(check(
+        &["http", &localhost(&own)],
+        &[("SSL_CERT_FILE", p(&untrusted))],
+    ))
+    .unhealthy(not_trusted, &[]);
+}
+
+#[test]
+fn no_ca_certificates_at_all_is_said_before_connecting() {
+    // Port 1 is closed: connecting first would say "connection refused".
+    let empty = bundle("empty.pem", &[], false);
+    std::fs::write(&empty, "no certificates here\n").unwrap();
+    for file in [p(&empty), "/nonexistent/ca.pem"] {
+        check(
+            &["http", "https://127.0.0.1:1/"],
+            &[("SSL_CERT_FILE", file)],
+        )
+        .usage(
+            "TLS: no CA certificates on this system to verify the server \
+             (use --cacert or --insecure, or SSL_CERT_FILE)",
+            &[],
+        );
+    }
 }
 
 #[test]

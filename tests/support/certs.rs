@@ -429,3 +429,82 @@ fn make_pki(dir: &Path) -> Pki {
         client_ca: dir.join("ca.pem"),
     }
 }
+
+/// A server certificate signed by an intermediate CA, for trust stores
+/// that must find the root the chain leads to.
+pub struct Chain {
+    /// The root CA, "CN=berth test root".
+    pub root: PathBuf,
+    /// Another root with the same name and a different key: an anchor a
+    /// store may hold beside the right one.
+    pub namesake: PathBuf,
+    /// The server's chain as it sends it: its certificate for localhost,
+    /// 127.0.0.1 and ::1, then the intermediate; and its key.
+    pub server: PathBuf,
+    pub key: PathBuf,
+}
+
+pub fn chain() -> &'static Chain {
+    static CHAIN: OnceLock<Chain> = OnceLock::new();
+    CHAIN.get_or_init(|| {
+        let dir = certs().ca.parent().unwrap().to_path_buf();
+        make_chain(&dir)
+    })
+}
+
+fn make_chain(dir: &Path) -> Chain {
+    for root in ["chain-root", "chain-namesake"] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &format!("{root}.key"),
+                "-out",
+                &format!("{root}.pem"),
+                "-days",
+                "2",
+                "-subj",
+                "/CN=berth test root",
+            ],
+        );
+    }
+    for name in ["chain-intermediate", "chain-server"] {
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                &format!("{name}.key"),
+            ],
+        );
+    }
+    csr(dir, "chain-intermediate", "berth test intermediate");
+    sign(
+        dir,
+        "chain-root",
+        "chain-intermediate",
+        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    );
+    csr(dir, "chain-server", "localhost");
+    sign(dir, "chain-intermediate", "chain-server", SERVER_EXT);
+    let mut sent = std::fs::read(dir.join("chain-server.pem")).unwrap();
+    sent.extend(std::fs::read(dir.join("chain-intermediate.pem")).unwrap());
+    std::fs::write(dir.join("chain-sent.pem"), sent).unwrap();
+    Chain {
+        root: dir.join("chain-root.pem"),
+        namesake: dir.join("chain-namesake.pem"),
+        server: dir.join("chain-sent.pem"),
+        key: dir.join("chain-server.key"),
+    }
+}
