@@ -302,7 +302,9 @@ pub struct Target {
     pub hosts: Vec<Host>,
     pub user: Option<String>,
     secret: Option<Secret>,
-    /// The secret came as a bare user info (`redis://SECRET@host`).
+    /// The user info is printed as `****` as a whole: the secret came as a
+    /// bare user info (`redis://SECRET@host`), or the user name holds an
+    /// unencoded '@' or '/'.
     bare_secret: bool,
     /// As written (still percent-encoded), "" or starting with '/'.
     pub path: String,
@@ -429,7 +431,7 @@ impl Target {
     /// Parses what follows `scheme://`.
     pub fn parse_rest(scheme: &'static Scheme, rest: &str) -> Result<Target, Error> {
         let s = scheme.name;
-        let (userinfo, rest) = split_userinfo(rest, scheme);
+        let (userinfo, rest) = split_userinfo(rest, scheme)?;
         let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
         let (rest, query) = match rest.split_once('?') {
             Some((r, q)) => (r, Some(q.to_string())),
@@ -454,6 +456,12 @@ impl Target {
             }
             user = user.filter(|u| !u.is_empty());
             secret = secret.filter(|p| !p.0.is_empty() || !bare_secret);
+            // A user name with an unencoded '@' or '/': where the user ends
+            // and the password starts is a guess, so none of it is printed.
+            let raw_user = info.split_once(':').map_or(info, |(u, _)| u);
+            if raw_user.contains(['@', '/']) {
+                bare_secret = true;
+            }
         }
 
         let hosts = parse_hosts(authority, scheme)?;
@@ -585,21 +593,51 @@ fn printable_key(key: &str) -> String {
 /// password (`u:pa?ss@db`) and the last '@' of all ends the user info. A
 /// user info without ':' before its first '/' is no user info: the '@' is
 /// in the path (`http://api/users/a@b`).
-fn split_userinfo<'a>(rest: &'a str, scheme: &Scheme) -> (Option<&'a str>, &'a str) {
+fn split_userinfo<'a>(rest: &'a str, scheme: &Scheme) -> Result<(Option<&'a str>, &'a str), Error> {
     let end = rest.find(['?', '#']).unwrap_or(rest.len());
     let at = match rest[..end].rfind('@') {
         Some(at) => Some(at),
         None => {
             let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-            match plain_hosts(authority) {
-                true => None,
-                false => rest.rfind('@'),
+            if !plain_hosts(authority) && rest[end..].contains('@') {
+                // "u:pa?ss@db": a password with '?' or '#', or a query
+                // that holds an '@' after a malformed host: no reading is
+                // sure to keep a secret out of what is printed.
+                return err(format!(
+                    "{} URL: a '?' or '#' before the '@' that ends the user info; \
+                     percent-encode them in the password (%3F, %23)",
+                    scheme.name
+                ));
             }
+            None
         }
     };
     let Some(at) = at else {
-        return (None, rest);
+        return Ok((None, rest));
     };
+    let after = &rest[at + 1..];
+    let authority = &after[..after.find(['/', '?', '#']).unwrap_or(after.len())];
+    if rest[end..].contains('@') && (authority.is_empty() || !plain_hosts(authority)) {
+        // "u:p@?q@h": an '@' on both sides of the query's start, and no
+        // host between: the password may run to the last one.
+        return err(format!(
+            "{} URL: '@' on both sides of a '?' or '#'; \
+             percent-encode '@', '?' and '#' in the password (%40, %3F, %23)",
+            scheme.name
+        ));
+    }
+    if let Some(slash) = rest[..at].find('/') {
+        // A password that holds a '/' unencoded may hold '@' and '?' too:
+        // with an '@' after the query's start as well, no reading is sure
+        // to keep a secret out of what is printed.
+        if rest[..slash].contains(':') && rest[end..].contains('@') {
+            return err(format!(
+                "{} URL: '/', '?' and '@' around the user info; \
+                 percent-encode them in the password (%2F, %3F, %40)",
+                scheme.name
+            ));
+        }
+    }
     let info = &rest[..at];
     if let Some(slash) = info.find('/') {
         let before = &info[..slash];
@@ -609,23 +647,31 @@ fn split_userinfo<'a>(rest: &'a str, scheme: &Scheme) -> (Option<&'a str>, &'a s
             _ => !before.contains(':') && !scheme.bare_userinfo_is_secret,
         };
         if in_path {
-            return (None, rest);
+            return Ok((None, rest));
         }
     }
-    (Some(info), &rest[at + 1..])
+    Ok((Some(info), &rest[at + 1..]))
 }
 
 /// `host`, `host:port`, `[v6]`, `[v6]:port`, comma-separated: nothing in
 /// it can be a password.
 fn plain_hosts(authority: &str) -> bool {
-    authority.split(',').all(|one| {
-        let host_end = match one.starts_with('[') {
-            true => one.find(']').unwrap_or(0),
-            false => 0,
-        };
-        match one[host_end..].rsplit_once(':') {
-            None => true,
-            Some((_, port)) => !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()),
+    let port = |p: &str| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+    authority.split(',').all(|one| match one.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((_, "")) => true,
+            Some((_, after)) => after.strip_prefix(':').is_some_and(port),
+            None => false,
+        },
+        // A host name holds no ':' (one ':' and a port at most), and
+        // only the characters of names, addresses and percent-encoding.
+        None => {
+            let (host, p) = one
+                .split_once(':')
+                .map_or((one, None), |(h, p)| (h, Some(p)));
+            host.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b))
+                && p.is_none_or(port)
         }
     })
 }
@@ -683,6 +729,15 @@ pub fn split_host_port(text: &str) -> Option<(&str, Option<u16>)> {
             None => (text, None),
         }
     };
+    // Brackets belong around an IPv6 literal (with its zone), nowhere else.
+    let literal = |h: &str| {
+        h.contains(':')
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":.%-_".contains(&b))
+    };
+    if text.starts_with('[') && !literal(host) || host.contains(['[', ']']) {
+        return None;
+    }
     let port = match port {
         None => None,
         Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse().ok()?),
@@ -705,7 +760,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://", self.scheme.name)?;
         match (&self.user, &self.secret, self.bare_secret) {
-            (_, Some(_), true) => f.write_str("****@")?,
+            (_, _, true) => f.write_str("****@")?,
             (Some(u), Some(_), _) => write!(f, "{}:****@", encode_userinfo(u))?,
             (None, Some(_), _) => f.write_str(":****@")?,
             (Some(u), None, _) => write!(f, "{}@", encode_userinfo(u))?,
@@ -774,19 +829,28 @@ pub fn sketch(text: &str) -> String {
         }
         None => return "****".into(),
     };
-    let rest = match rest.rfind('@') {
-        Some(at) => format!("****@{}", &rest[at + 1..]),
-        None => rest.to_string(),
+    // Up to the first '?' or '#': the authority and path, masked up to
+    // their last '@', or whole unless they are a plain HOST[:PORT] list
+    // (then a password holds the '?' or '#'). What follows: each value
+    // masked, or all of it when the head was.
+    let (head, tail) = rest.split_at(rest.find(['?', '#']).unwrap_or(rest.len()));
+    let authority = &head[..head.find('/').unwrap_or(head.len())];
+    let (base, masked) = match head.rfind('@') {
+        // An '@' after the '?' too: the password may reach it.
+        _ if tail.contains('@') && !plain_hosts(authority) => ("****".to_string(), true),
+        Some(at) => (format!("****@{}", &head[at + 1..]), false),
+        None if plain_hosts(authority) => (head.to_string(), false),
+        None => ("****".to_string(), true),
     };
-    let (rest, fragment) = match rest.split_once('#') {
-        Some((r, f)) => (r.to_string(), Some(f.to_string())),
-        None => (rest, None),
+    let (rest, fragment) = match tail.split_once('#') {
+        Some((r, f)) => (r, Some(f)),
+        None => (tail, None),
     };
-    let (base, query) = match rest.split_once('?') {
-        Some((b, q)) => (b.to_string(), Some(q)),
-        None => (rest.clone(), None),
-    };
+    let query = rest.strip_prefix('?');
     let mask_all = |q: &str| -> String {
+        if masked {
+            return "****".into();
+        }
         let pairs: Vec<String> = q
             .split('&')
             .map(|pair| match pair.split_once('=') {
@@ -814,7 +878,7 @@ pub fn sketch(text: &str) -> String {
     }
     if let Some(f) = fragment {
         out.push('#');
-        out.push_str(&mask_all(&f));
+        out.push_str(&mask_all(f));
     }
     out.chars().filter(|c| !c.is_control()).collect()
 }
@@ -967,8 +1031,12 @@ mod tests {
         assert_eq!(shown("tcp://db:5432"), "tcp://db:5432");
         assert_eq!(shown("http://user@h"), "http://user@h");
         assert_eq!(shown("postgres://a:p/w@rd@db/x"), "postgres://a:****@db/x");
-        assert_eq!(shown("postgres://a:p?w#d@db/x"), "postgres://a:****@db/x");
-        assert_eq!(shown("redis://:?pw@h"), "redis://:****@h");
+        assert!(Target::parse("postgres://a:p?w#d@db/x").is_err());
+        assert!(Target::parse("postgres://K::1]:6379/0?password=a@b").is_err());
+        // Found by the fuzz target `urls`: '/', '@' and '?' in a password.
+        assert!(Target::parse("http://:p/w@Zq9?@h").is_err());
+        assert_eq!(shown("http://u:p@h/x?to=a@b"), "http://u:****@h/x?to=a@b");
+        assert!(Target::parse("redis://:?pw@h").is_err());
         assert_eq!(
             shown("postgres://app@db/app?password=s3cret&sslmode=disable"),
             "postgres://app@db/app?password=****&sslmode=disable"
@@ -1082,6 +1150,12 @@ mod tests {
             "postgres://****@db/x?password=****&sslmode=****"
         );
         assert_eq!(sketch("db:5432"), "db:5432");
+        // Found by the fuzz target `urls`: an '@' in a query's password.
+        assert_eq!(
+            sketch("postgres://h?password=p/w@Zq9?"),
+            "postgres://h?password=****"
+        );
+        assert_eq!(sketch("redis://u:p?w@h"), "redis://****?****");
     }
 
     /// The help text and the README name exactly the schemes of the table.

@@ -236,12 +236,25 @@ fn userinfo_holds(user: &str, password: &str) -> bool {
     // followed by a query that holds an '@'. berth prints such URLs as they
     // are (src/target.rs): masking every query with an '@' would hide real
     // addresses, and no URL parser reads a password there either.
+    // "u:p@h?q@x": a password holding an '@' and after it a '?', '#' or
+    // '/' reads as well as a password, a host and a query or path; berth
+    // either refuses it as ambiguous or prints that host and query.
+    if let Some(at) = password.find('@') {
+        if password[at..].contains(['?', '#', '/']) {
+            return false;
+        }
+    }
     let before_query = &password[..password.find(['/', '?', '#']).unwrap_or(password.len())];
     let port_like = !before_query.is_empty() && before_query.bytes().all(|b| b.is_ascii_digit());
-    !((port_like || user.starts_with('[')) && password.contains(['?', '#']))
+    // "u:80/0@h" reads as host u, port 80 and a path (berth reads it so for
+    // HTTP, where an '@' in a path is common).
+    !((port_like || user.starts_with('[')) && password.contains(['?', '#', '/']))
 }
 
+/// Whether the marker is in `text` once, also once control characters are
+/// gone (messages drop them, which may join two halves of a marker).
 fn once(text: &str) -> bool {
+    let text: String = text.chars().filter(|c| !c.is_control()).collect();
     text.to_ascii_lowercase()
         .matches(&MARKER.to_ascii_lowercase())
         .count()
