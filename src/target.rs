@@ -599,7 +599,7 @@ fn split_userinfo<'a>(rest: &'a str, scheme: &Scheme) -> Result<(Option<&'a str>
         Some(at) => Some(at),
         None => {
             let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-            if !plain_hosts(authority) && rest[end..].contains('@') {
+            if !plain_hosts(authority, false) && rest[end..].contains('@') {
                 // "u:pa?ss@db": a password with '?' or '#', or a query
                 // that holds an '@' after a malformed host: no reading is
                 // sure to keep a secret out of what is printed.
@@ -617,7 +617,9 @@ fn split_userinfo<'a>(rest: &'a str, scheme: &Scheme) -> Result<(Option<&'a str>
     };
     let after = &rest[at + 1..];
     let authority = &after[..after.find(['/', '?', '#']).unwrap_or(after.len())];
-    if rest[end..].contains('@') && (authority.is_empty() || !plain_hosts(authority)) {
+    if rest[end..].contains('@')
+        && (authority.is_empty() || !plain_hosts(authority, scheme.many_hosts))
+    {
         // "u:p@?q@h": an '@' on both sides of the query's start, and no
         // host between: the password may run to the last one.
         return err(format!(
@@ -643,7 +645,7 @@ fn split_userinfo<'a>(rest: &'a str, scheme: &Scheme) -> Result<(Option<&'a str>
         let before = &info[..slash];
         // In an HTTP path an '@' is common; a password with a '/' is not.
         let in_path = match scheme.kind {
-            Kind::Http => !before.contains(':') || plain_hosts(before),
+            Kind::Http => !before.contains(':') || plain_hosts(before, false),
             _ => !before.contains(':') && !scheme.bare_userinfo_is_secret,
         };
         if in_path {
@@ -653,10 +655,14 @@ fn split_userinfo<'a>(rest: &'a str, scheme: &Scheme) -> Result<(Option<&'a str>
     Ok((Some(info), &rest[at + 1..]))
 }
 
-/// `host`, `host:port`, `[v6]`, `[v6]:port`, comma-separated: nothing in
-/// it can be a password.
-fn plain_hosts(authority: &str) -> bool {
+/// `host`, `host:port`, `[v6]`, `[v6]:port` (comma-separated, and the host
+/// may be empty, where the scheme takes `many` hosts): nothing in it can be
+/// a password.
+fn plain_hosts(authority: &str, many: bool) -> bool {
     let port = |p: &str| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+    if !many && (authority.contains(',') || authority.starts_with(':')) {
+        return false;
+    }
     authority.split(',').all(|one| match one.strip_prefix('[') {
         Some(v6) => match v6.split_once(']') {
             Some((_, "")) => true,
@@ -824,7 +830,7 @@ pub fn sketch(text: &str) -> String {
     let (scheme, rest) = match text.split_once("://") {
         Some((s, r)) => (Some(s), r),
         // Not a URL: echoed only if it is a plain HOST[:PORT].
-        None if plain_hosts(text) && !text.contains(['/', '?', '#', '@', ',']) => {
+        None if plain_hosts(text, false) && !text.contains(['/', '?', '#', '@']) => {
             return text.chars().filter(|c| !c.is_control()).collect();
         }
         None => return "****".into(),
@@ -833,13 +839,14 @@ pub fn sketch(text: &str) -> String {
     // their last '@', or whole unless they are a plain HOST[:PORT] list
     // (then a password holds the '?' or '#'). What follows: each value
     // masked, or all of it when the head was.
+    let many = scheme.and_then(self::scheme).is_some_and(|k| k.many_hosts);
     let (head, tail) = rest.split_at(rest.find(['?', '#']).unwrap_or(rest.len()));
     let authority = &head[..head.find('/').unwrap_or(head.len())];
     let (base, masked) = match head.rfind('@') {
         // An '@' after the '?' too: the password may reach it.
-        _ if tail.contains('@') && !plain_hosts(authority) => ("****".to_string(), true),
+        _ if tail.contains('@') && !plain_hosts(authority, false) => ("****".to_string(), true),
         Some(at) => (format!("****@{}", &head[at + 1..]), false),
-        None if plain_hosts(authority) => (head.to_string(), false),
+        None if plain_hosts(authority, many) => (head.to_string(), false),
         None => ("****".to_string(), true),
     };
     let (rest, fragment) = match tail.split_once('#') {

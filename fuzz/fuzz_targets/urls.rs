@@ -113,7 +113,9 @@ fn password_not_shown(user: &str, password: &str, rest: &str) {
         for secret in [password, decoded.as_str()] {
             // Too short to tell from the text around it, or a word that
             // berth's messages hold anyway (with no password at all).
-            if secret.chars().count() < 4 || fixed.contains(secret) {
+            // Or made only of what a mask is made of ("****?****").
+            let mask_like = secret.chars().all(|c| "*?&=@:#/,".contains(c));
+            if secret.chars().count() < 4 || fixed.contains(secret) || mask_like {
                 continue;
             }
             for out in outputs(&url) {
