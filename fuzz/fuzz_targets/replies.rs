@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         ),
     };
     let probe: Arc<dyn Probe> = check::from_url(&url).unwrap();
-    let outcome = check::run_once(probe.clone(), Duration::from_secs(10));
+    let outcome = check::run_once(probe.clone(), Some(Duration::from_secs(10)));
     let line = check::report_line(&probe.describe(), &outcome);
     assert!(
         !outcome.reason.starts_with("timed out"),

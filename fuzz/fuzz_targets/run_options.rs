@@ -55,8 +55,8 @@ fuzz_target!(|data: &[u8]| {
             }
             assert!(opts.pre.iter().all(|s| !s.argv.is_empty()));
             if let Some(delay) = values.get(9).filter(|d| !d.trim().is_empty()) {
-                let parsed = parse_duration(delay).ok().filter(|d| !d.is_zero());
-                assert_eq!(opts.stop_delay, parsed);
+                let parsed = duration::parse(delay, "--stop-delay/BERTH_STOP_DELAY");
+                assert_eq!(Ok(opts.stop_delay), parsed);
             }
         }
         Err(e) => assert_eq!(e.code(), berth::exit::USAGE, "{e}"),
