@@ -8,7 +8,8 @@
 //!
 //! Dependencies run one way: `run` uses the gate, the gate uses the checks,
 //! and all of them use what sits below: `sys` (signals and threads),
-//! `options`, `duration`, `cli`, `argv`, `env`, `target`, `log` and `exit`,
+//! `options`, `duration`, `cli`, `argv`, `env`, `inherit` (what CMD
+//! inherits), `target`, `log` and `exit`,
 //! which know no feature module. The binary (src/main.rs) is only the entry point; the
 //! library exists so that fuzz targets and tests reach the parsers.
 
@@ -19,6 +20,7 @@ pub mod duration;
 pub mod env;
 pub mod exit;
 pub mod gate;
+pub mod inherit;
 pub mod log;
 pub mod options;
 pub mod run;

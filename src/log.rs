@@ -1,7 +1,13 @@
 //! berth's own log lines: few, prefixed `berth:`, on stderr. `-q` silences
 //! all but fatal errors, `-v` adds detail (each forwarded signal, each reaped
 //! orphan).
+//!
+//! A line that cannot be written (stderr or stdout closed, or a pipe nobody
+//! reads) is dropped: printing must never cost CMD's exit status, and std's
+//! `eprintln!` would panic, which here means abort. Every line berth prints
+//! goes through `line` or `out`.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// How much berth says.
@@ -22,22 +28,33 @@ fn enabled(level: Level) -> bool {
     LEVEL.load(Ordering::Relaxed) >= level as u8
 }
 
+/// Writes `berth: msg` to stderr; a failed write is dropped.
+fn line(msg: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stderr(), "berth: {msg}");
+}
+
+/// Writes a result to stdout (`berth check`'s line, `--help`, `--version`);
+/// a failed write is dropped.
+pub fn out(msg: std::fmt::Arguments) {
+    let _ = std::io::stdout().write_fmt(msg);
+}
+
 /// Something the user should know about (a leftover process killed, a
 /// deadline hit). Silenced by `-q`.
 pub fn warn(msg: std::fmt::Arguments) {
     if enabled(Level::Normal) {
-        eprintln!("berth: {msg}");
+        line(msg);
     }
 }
 
 /// Detail shown with `-v`.
 pub fn debug(msg: std::fmt::Arguments) {
     if enabled(Level::Verbose) {
-        eprintln!("berth: {msg}");
+        line(msg);
     }
 }
 
 /// A fatal error: always shown.
 pub fn error(msg: std::fmt::Arguments) {
-    eprintln!("berth: {msg}");
+    line(msg);
 }

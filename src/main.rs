@@ -20,6 +20,9 @@ use berth::{argv, check, gate, log, run};
 /// The program's entry, called by the C runtime.
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    // Before anything else, as std's own start-up would: descriptors 0-2
+    // open, so nothing berth opens lands there and is taken for stdio.
+    berth::sys::stdio::ensure_open();
     // SAFETY: the C runtime passes `argc` valid NUL-terminated strings.
     let args: Vec<&CStr> = (0..argc.max(0) as usize)
         .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })
@@ -76,12 +79,12 @@ fn dispatch(raw: &[&CStr], original_mask: Option<Mask>) -> u8 {
     {
         return check::main_urls(&args[1..]);
     }
-    let berth = match Berth::from_args(&["berth"], &args) {
+    let berth = match parse(&args) {
         Ok(b) => b,
         Err(early) => return early_exit(early, &args, usage_code),
     };
     if berth.version {
-        println!("berth {}", env!("BERTH_VERSION"));
+        log::out(format_args!("berth {}\n", env!("BERTH_VERSION")));
         return 0;
     }
     let mask = original_mask.unwrap_or(Mask(0));
@@ -104,10 +107,27 @@ fn dispatch(raw: &[&CStr], original_mask: Option<Mask>) -> u8 {
     })
 }
 
+/// The command line as argh reads it, with `-h` meaning `--help` wherever
+/// argh would take it for one of berth's own flags (not in CMD, which argh
+/// passes through untouched): argh knows only `--help`.
+fn parse(args: &[&str]) -> Result<Berth, argh::EarlyExit> {
+    let first = Berth::from_args(&["berth"], args);
+    match &first {
+        Err(early) if early.output.starts_with("Unrecognized argument: -h\n") => {
+            let mut args = args.to_vec();
+            if let Some(h) = args.iter_mut().find(|a| **a == "-h") {
+                *h = "--help";
+            }
+            Berth::from_args(&["berth"], &args)
+        }
+        _ => first,
+    }
+}
+
 /// `--help` (exit 0), or argh's complaint as one line with the usage code.
 fn early_exit(early: argh::EarlyExit, args: &[&str], usage_code: u8) -> u8 {
     if early.status.is_ok() {
-        print!("{}", early.output);
+        log::out(format_args!("{}", early.output));
         return 0;
     }
     // argh's messages may span lines ("...not provided:\nurl"): one line.

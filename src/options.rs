@@ -236,7 +236,17 @@ fn parse_rewrite(pair: &str) -> Result<(i32, i32), Error> {
     let (from, to) = pair.split_once(':').ok_or_else(|| bad("missing ':'"))?;
     let from =
         signals::parse(from.trim()).ok_or_else(|| bad(&format!("unknown signal '{from}'")))?;
-    let to = signals::parse(to.trim()).ok_or_else(|| bad(&format!("unknown signal '{to}'")))?;
+    if let Some(why) = signals::never_received(from) {
+        return Err(bad(&format!(
+            "berth never forwards {}: {why}",
+            signals::name(from)
+        )));
+    }
+    // 0 drops the signal (dumb-init's form), e.g. WINCH:0 for Apache.
+    let to = match to.trim() {
+        "0" => 0,
+        to => signals::parse(to).ok_or_else(|| bad(&format!("unknown signal '{to}'")))?,
+    };
     Ok((from, to))
 }
 
@@ -301,6 +311,12 @@ mod tests {
     fn rewrites() {
         assert_eq!(parse_rewrite("TERM:QUIT").unwrap(), (15, 3));
         assert_eq!(parse_rewrite("SIGINT:40").unwrap(), (2, 40));
+        assert_eq!(parse_rewrite("HUP:0").unwrap(), (1, 0));
+        assert_eq!(parse_rewrite("SEGV:TERM").unwrap(), (11, 15));
+        for never in ["KILL:TERM", "STOP:TSTP", "CHLD:HUP", "9:0"] {
+            let e = parse_rewrite(never).unwrap_err().to_string();
+            assert!(e.contains("never forwards"), "{never}: {e}");
+        }
         assert!(parse_rewrite("TERM").is_err());
         assert!(parse_rewrite("TERM:NOPE").is_err());
     }

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{CheckArgs, CheckKind};
 use crate::exit;
+use crate::log;
 use crate::target::{Kind, Target};
 pub use attempt::Attempt;
 
@@ -176,7 +177,7 @@ pub fn main_urls(args: &[&str]) -> u8 {
             },
         };
         healthy &= outcome.healthy;
-        println!("{}", report_line(&what, &outcome));
+        log::out(format_args!("{}\n", report_line(&what, &outcome)));
     }
     if healthy {
         exit::HEALTHY
@@ -218,7 +219,7 @@ pub fn main(args: CheckArgs) -> u8 {
     };
     let what = probe.describe();
     let outcome = run_once(probe, timeout);
-    println!("{}", report_line(&what, &outcome));
+    log::out(format_args!("{}\n", report_line(&what, &outcome)));
     if outcome.healthy {
         exit::HEALTHY
     } else {

@@ -19,6 +19,7 @@ mod watch;
 use std::ffi::CString;
 
 use crate::exit::{Error, exec_failed};
+use crate::inherit::{Environment, For};
 use crate::log;
 use crate::options::WaitOptions;
 use crate::sys::signals::{self, Mask, SignalFd};
@@ -63,9 +64,12 @@ pub fn stop_pending(signals: &SignalFd, during: &'static str) -> Result<(), Erro
     }
 }
 
-/// Replaces berth with `argv`. Returns only on failure.
+/// Replaces berth with `argv`, in the environment `crate::inherit` gives
+/// CMD. Returns only on failure.
 fn exec(argv: &[CString]) -> Error {
-    match nix::unistd::execvp(&argv[0], argv) {
+    let env = Environment::new(For::Exec, None);
+    let env: Vec<&std::ffi::CStr> = env.vars().collect();
+    match nix::unistd::execvpe(&argv[0], argv, &env) {
         Err(e) => exec_failed(&argv[0].to_string_lossy(), e),
         Ok(never) => match never {},
     }

@@ -31,7 +31,9 @@ impl Notifier {
 
 impl Wake {
     pub fn new() -> Result<Wake, Error> {
-        let (rx, tx) = nix::unistd::pipe()
+        // Close-on-exec from the start: a pre-step or CMD started while a
+        // worker still runs must not inherit it (crate::inherit).
+        let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| Error::Setup(format!("cannot create a pipe: {}", e.desc())))?;
         Ok(Wake {
             rx,

@@ -23,35 +23,38 @@ const EVERY: Duration = Duration::from_secs(1);
 const PAGE: usize = 4096;
 
 pub struct Trimmer {
-    /// Our clean read-only mappings, minus the pages of `drop_and_poll`.
-    ranges: Vec<(usize, usize)>,
-    last: Option<Instant>,
+    /// Our clean read-only mappings, minus the pages of `drop_and_poll`;
+    /// found the first time they are dropped, so reading /proc/self/smaps
+    /// is never on the way to CMD's start (and a short CMD never pays it).
+    ranges: Option<Vec<(usize, usize)>>,
+    last: Instant,
 }
 
 impl Trimmer {
+    /// The first drop is due `EVERY` from now.
     pub fn new() -> Trimmer {
         Trimmer {
-            ranges: droppable().unwrap_or_default(),
-            last: None,
+            ranges: None,
+            last: Instant::now(),
         }
     }
 
     /// How long until dropping the mappings is allowed again: zero when it
     /// is due, `None` when there is nothing to drop.
     pub fn due_in(&self) -> Option<Duration> {
-        if self.ranges.is_empty() {
+        if self.ranges.as_ref().is_some_and(Vec::is_empty) {
             return None;
         }
-        Some(
-            self.last
-                .map_or(Duration::ZERO, |t| EVERY.saturating_sub(t.elapsed())),
-        )
+        Some(EVERY.saturating_sub(self.last.elapsed()))
     }
 
     /// Drops the mappings and sleeps until `fd` is readable.
     pub fn sleep_until_readable(&mut self, fd: BorrowedFd) {
-        self.last = Some(Instant::now());
-        drop_and_poll(&self.ranges, fd.as_raw_fd());
+        let ranges = self
+            .ranges
+            .get_or_insert_with(|| droppable().unwrap_or_default());
+        self.last = Instant::now();
+        drop_and_poll(ranges, fd.as_raw_fd());
     }
 }
 

@@ -8,7 +8,8 @@
 //! 4. a stop signal received since then also ends berth: CMD never starts
 //!    once one has arrived (`gate::stop_pending`, the rule `berth wait`
 //!    follows too);
-//! 5. start CMD;
+//! 5. start CMD (in the directory berth was started in), then move berth
+//!    itself to `/`;
 //! 6. loop: sleep until a signal arrives; forward it (the first SIGTERM after
 //!    `--stop-delay`), or reap on SIGCHLD;
 //! 7. when CMD has exited: SIGTERM whatever is left of its tree, SIGKILL it
@@ -18,6 +19,7 @@
 //! once it runs, errors are warnings and the loop goes on, because PID 1 must
 //! not die while the app runs.
 
+mod job_control;
 mod memory;
 pub mod reap;
 pub mod spawn;
@@ -30,6 +32,7 @@ use signal_hook::consts::{SIGCHLD, SIGKILL, SIGTERM, TERM_SIGNALS};
 
 use crate::exit::Error;
 use crate::gate;
+use crate::inherit::{self, Environment, For};
 use crate::log;
 use crate::options::{RunOptions, Step};
 use crate::sys::signals::{self, Mask, SignalFd, is_stop_signal};
@@ -46,6 +49,8 @@ pub fn main(opts: &RunOptions, original_mask: Mask) -> Result<u8, Error> {
         .map_err(|e| Error::Setup(format!("cannot create a signalfd: {e}")))?;
     become_subreaper()?;
     let user = opts.user.as_deref().map(user::resolve).transpose()?;
+    let home = user.as_ref().map(|u| u.home.as_slice());
+    inherit::hold_listen_fds();
 
     let targets = gate::wait::targets(&opts.wait)?;
     gate::wait::wait_all(targets, opts.wait_timeout, Some(&signals))?;
@@ -58,6 +63,7 @@ pub fn main(opts: &RunOptions, original_mask: Mask) -> Result<u8, Error> {
             argv: &step.argv,
             mask: original_mask,
             user: user.as_ref(),
+            env: &Environment::new(For::Step, home),
         })?;
         let done = supervise(child, &signals, opts, None);
         Ok(gate::pre::StepEnd {
@@ -75,8 +81,13 @@ pub fn main(opts: &RunOptions, original_mask: Mask) -> Result<u8, Error> {
         argv: &opts.cmd,
         mask: original_mask,
         user: user.as_ref(),
+        env: &Environment::new(For::Cmd, home),
     })?;
     log::debug(format_args!("started {:?} as process {child}", opts.cmd[0]));
+    // A directory PID 1 holds cannot be unmounted: CMD has its own now.
+    if let Err(e) = nix::unistd::chdir("/") {
+        log::debug(format_args!("cannot change to /: {}", e.desc()));
+    }
 
     // Phase 2: CMD runs; from here on errors are warnings.
     let done = supervise(child, &signals, opts, opts.stop_delay);
@@ -189,8 +200,12 @@ fn supervise(
         match got {
             None => continue,
             Some(got) if got.signal == SIGCHLD => {
-                if let Some(exit) = reap(Some(child)).watched {
+                let reaped = reap(Some(child));
+                if let Some(exit) = reaped.watched {
                     return Supervised { exit, stopped_by };
+                }
+                if let Some(signal) = reaped.stopped {
+                    job_control::follow_stop(child, signal);
                 }
             }
             Some(got) if got.signal == SIGTERM && !delay_used && stop_delay.is_some() => {
@@ -238,6 +253,15 @@ fn forward_stop(
 
 fn forward(got: signals::Received, child: Pid, opts: &RunOptions) {
     let signal = opts.rewrite[got.signal as usize];
+    if signal == 0 {
+        log::debug(format_args!(
+            "dropped {} (from pid {}): --rewrite {}:0",
+            signals::name(got.signal),
+            got.from,
+            signals::name(got.signal)
+        ));
+        return;
+    }
     let target = if opts.group {
         -child.as_raw()
     } else {

@@ -33,22 +33,27 @@ impl Exit {
 pub struct Reaped {
     /// `watched`'s exit, if it was collected in this pass.
     pub watched: Option<Exit>,
+    /// The signal that stopped `watched`, if it stopped in this pass (job
+    /// control: Ctrl-Z, a background read from the terminal).
+    pub stopped: Option<i32>,
     /// No child is left at all (ECHILD): berth's tree is empty.
     pub none_left: bool,
 }
 
-/// Collects every child that has exited, without blocking. Raw `waitpid`
-/// rather than nix's, because nix cannot represent a child killed by a
-/// real-time signal and would lose that status.
+/// Collects every child that has exited, without blocking, and notes
+/// whether `watched` has stopped. Raw `waitpid` rather than nix's, because
+/// nix cannot represent a child killed by a real-time signal and would lose
+/// that status.
 pub fn reap(watched: Option<Pid>) -> Reaped {
     let mut found = Reaped {
         watched: None,
+        stopped: None,
         none_left: false,
     };
     loop {
         let mut status = 0;
         // SAFETY: `status` is a valid out-pointer.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::WUNTRACED) };
         match pid {
             0 => return found,
             -1 => match Errno::last() {
@@ -59,6 +64,11 @@ pub fn reap(watched: Option<Pid>) -> Reaped {
                     return found;
                 }
             },
+            pid if libc::WIFSTOPPED(status) => {
+                if Some(Pid::from_raw(pid)) == watched {
+                    found.stopped = Some(libc::WSTOPSIG(status));
+                }
+            }
             pid => {
                 let exit = Exit::from_status(status);
                 if Some(Pid::from_raw(pid)) == watched {

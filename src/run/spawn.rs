@@ -17,6 +17,7 @@ use nix::fcntl::OFlag;
 use nix::unistd::{ForkResult, Gid, Pid, Uid, fork, pipe2};
 
 use crate::exit::{Error, exec_failed};
+use crate::inherit::{self, Environment, ListenPid};
 use crate::sys::signals::{self, Mask};
 
 /// Who the child runs as (`--user`); applied in the order the kernel needs:
@@ -26,6 +27,8 @@ pub struct Credentials {
     pub uid: Uid,
     pub gid: Gid,
     pub groups: Vec<Gid>,
+    /// The user's home directory, CMD's `HOME`.
+    pub home: Vec<u8>,
 }
 
 /// What to start.
@@ -34,6 +37,8 @@ pub struct Spec<'a> {
     /// The signal mask berth was started with.
     pub mask: Mask,
     pub user: Option<&'a Credentials>,
+    /// Its environment and socket-activation descriptors (`crate::inherit`).
+    pub env: &'a Environment,
 }
 
 /// What the child reports through the pipe before it dies.
@@ -53,9 +58,15 @@ pub fn spawn(spec: &Spec) -> Result<Pid, Error> {
         .map(|a| a.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
-    if !foreground && spec.user.is_none() {
-        return posix_spawn(spec, &argv);
+    // The child must write its own pid into LISTEN_PID: only a fork can.
+    let mut listen_pid = inherit::listen_pid_buffer();
+    let listen_pid: *mut ListenPid = &mut listen_pid;
+    if !foreground && spec.user.is_none() && spec.env.listen_fds.is_none() {
+        return posix_spawn(spec, &argv, &spec.env.pointers(None));
     }
+    let envp = spec
+        .env
+        .pointers(spec.env.listen_fds.map(|_| listen_pid.cast_const().cast()));
     let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| cannot_fork(e, spec))?;
     let groups: Vec<libc::gid_t> = spec
         .user
@@ -67,7 +78,17 @@ pub fn spawn(spec: &Spec) -> Result<Pid, Error> {
     match unsafe { fork() }.map_err(|e| cannot_fork(e, spec))? {
         ForkResult::Child => {
             drop(read_end);
-            child(spec, &argv, &groups, foreground, &write_end)
+            child(
+                spec,
+                &Prepared {
+                    argv: &argv,
+                    envp: &envp,
+                    groups: &groups,
+                    listen_pid,
+                },
+                foreground,
+                &write_end,
+            )
         }
         ForkResult::Parent { child } => {
             drop(write_end);
@@ -98,15 +119,15 @@ pub fn spawn(spec: &Spec) -> Result<Pid, Error> {
     }
 }
 
-unsafe extern "C" {
-    static environ: *const *const libc::c_char;
-}
-
 /// The common case (no terminal to hand over, no user to switch to) needs
 /// nothing posix_spawn cannot do, and musl's posix_spawn shares berth's
 /// memory with the child until exec instead of copying its page tables:
 /// a measurably cheaper start for short commands.
-fn posix_spawn(spec: &Spec, argv: &[*const libc::c_char]) -> Result<Pid, Error> {
+fn posix_spawn(
+    spec: &Spec,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> Result<Pid, Error> {
     let cmd = spec.argv[0].to_string_lossy();
     let setup = |call: &str, rc: libc::c_int| {
         Error::Setup(format!(
@@ -155,8 +176,7 @@ fn posix_spawn(spec: &Spec, argv: &[*const libc::c_char]) -> Result<Pid, Error> 
         Some((call, rc)) => Err(setup(call, rc)),
         None => {
             let mut pid: libc::pid_t = 0;
-            // SAFETY: argv is NULL-terminated and outlives the call; environ
-            // is the process's environment.
+            // SAFETY: argv and envp are NULL-terminated and outlive the call.
             let rc = signals::keeping_mask(|| unsafe {
                 libc::posix_spawnp(
                     &mut pid,
@@ -164,7 +184,7 @@ fn posix_spawn(spec: &Spec, argv: &[*const libc::c_char]) -> Result<Pid, Error> 
                     std::ptr::null(),
                     &attr,
                     argv.as_ptr().cast(),
-                    environ.cast(),
+                    envp.as_ptr().cast(),
                 )
             });
             // musl has already reaped a child whose exec failed.
@@ -179,14 +199,18 @@ fn posix_spawn(spec: &Spec, argv: &[*const libc::c_char]) -> Result<Pid, Error> 
     result
 }
 
+/// Everything the child uses, made before the fork.
+struct Prepared<'a> {
+    argv: &'a [*const libc::c_char],
+    envp: &'a [*const libc::c_char],
+    groups: &'a [libc::gid_t],
+    /// The entry `envp` points to for LISTEN_PID, if CMD gets one; only the
+    /// child writes it.
+    listen_pid: *mut ListenPid,
+}
+
 /// The child's side of the fork. Never returns.
-fn child(
-    spec: &Spec,
-    argv: &[*const libc::c_char],
-    groups: &[libc::gid_t],
-    foreground: bool,
-    report: &OwnedFd,
-) -> ! {
+fn child(spec: &Spec, p: &Prepared, foreground: bool, report: &OwnedFd) -> ! {
     // SAFETY: all calls below are async-signal-safe system calls on valid
     // pointers prepared before the fork.
     unsafe {
@@ -204,15 +228,19 @@ fn child(
             }
         }
         if let Some(c) = spec.user {
-            if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+            if libc::setgroups(p.groups.len(), p.groups.as_ptr()) != 0
                 || libc::setgid(c.gid.as_raw()) != 0
                 || libc::setuid(c.uid.as_raw()) != 0
             {
                 fail(report, STAGE_CREDENTIALS);
             }
         }
+        if let Some(n) = spec.env.listen_fds {
+            inherit::pass_listen_fds(n);
+            inherit::write_listen_pid(&mut *p.listen_pid);
+        }
         signals::restore(spec.mask);
-        libc::execvp(argv[0], argv.as_ptr());
+        libc::execvpe(p.argv[0], p.argv.as_ptr(), p.envp.as_ptr());
         fail(report, STAGE_EXEC)
     }
 }

@@ -30,7 +30,8 @@ pub fn resolve(spec: &str) -> Result<Credentials, Error> {
 struct Entry<'a> {
     name: &'a [u8],
     id: u32,
-    /// /etc/passwd: the primary gid; /etc/group: the comma-separated members.
+    /// /etc/passwd: gid:gecos:home:shell; /etc/group: the comma-separated
+    /// members.
     rest: &'a [u8],
 }
 
@@ -39,7 +40,7 @@ struct Entry<'a> {
 /// libraries skip them.
 fn entries(file: &[u8]) -> impl Iterator<Item = Entry<'_>> {
     file.split(|&b| b == b'\n').filter_map(|line| {
-        let mut fields = line.split(|&b| b == b':');
+        let mut fields = line.splitn(4, |&b| b == b':');
         let name = fields.next().filter(|n| !n.is_empty())?;
         let _password = fields.next()?;
         let id = number(fields.next()?)?;
@@ -74,7 +75,15 @@ pub fn resolve_in(spec: &str, passwd: &[u8], group_file: &[u8]) -> Result<Creden
         ),
     };
     let uid = numeric.or(entry.as_ref().map(|e| e.id)).unwrap_or(0);
-    let primary = entry.as_ref().and_then(|e| number(e.rest));
+    let primary = entry.as_ref().and_then(|e| number(passwd_field(e.rest, 0)));
+    // The passwd entry's home, or "/" for a user it does not list: what
+    // `docker run --user` and gosu give the process.
+    let home = entry
+        .as_ref()
+        .map(|e| passwd_field(e.rest, 2))
+        .filter(|h| !h.is_empty())
+        .unwrap_or(b"/")
+        .to_vec();
     let gid = match group {
         Some("") => return Err(bad("empty group".into())),
         Some(g) => match g.parse::<u32>() {
@@ -104,7 +113,14 @@ pub fn resolve_in(spec: &str, passwd: &[u8], group_file: &[u8]) -> Result<Creden
         uid: Uid::from_raw(uid),
         gid: Gid::from_raw(gid),
         groups: groups.into_iter().map(Gid::from_raw).collect(),
+        home,
     })
+}
+
+/// Field `n` of what follows the uid in a passwd entry (gid, gecos, home,
+/// shell); empty when missing.
+fn passwd_field(rest: &[u8], n: usize) -> &[u8] {
+    rest.split(|&b| b == b':').nth(n).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -134,6 +150,10 @@ mod tests {
         // A number unknown to /etc/passwd is taken as is, with group 0.
         assert_eq!(ids("4242"), (4242, 0, vec![0]));
         assert_eq!(ids("4242:7"), (4242, 7, vec![7]));
+        let home = |spec| resolve_in(spec, PASSWD, GROUP).unwrap().home;
+        assert_eq!(home("root"), b"/root");
+        assert_eq!(home("1000:4"), b"/app");
+        assert_eq!(home("4242"), b"/");
         for bad in ["", ":0", "nobody", "app:", "app:nogroup", "bad"] {
             assert!(resolve_in(bad, PASSWD, GROUP).is_err(), "{bad}");
         }

@@ -27,10 +27,15 @@ pub struct Mask(pub u64);
 /// The highest signal number (SIGRTMAX on Linux).
 pub const MAX_SIGNAL: i32 = 64;
 
-/// Signals that are raised by a fault of the process itself. Blocking them
-/// would turn a crash into an unkillable loop, so berth never blocks them and
-/// never forwards them (tini and catatonit make the same choice).
-const SYNCHRONOUS: [i32; 7] = [
+/// The fault signals. The kernel raises them in a process that faults, and
+/// delivers such a fault even when the signal is blocked (it unblocks it and
+/// applies the default action: see force_sig_info in kernel/signal.c), and
+/// musl's abort() unblocks SIGABRT itself. So blocking them costs nothing
+/// when berth itself faults, which still ends berth, and a fault signal
+/// another process *sends* (`kill -SEGV 1`) is queued on the signalfd and
+/// forwarded to CMD like any other, as dumb-init does, instead of ending PID 1
+/// and orphaning the app.
+pub const FAULTS: [i32; 7] = [
     sig::SIGILL,
     sig::SIGTRAP,
     sig::SIGABRT,
@@ -41,14 +46,10 @@ const SYNCHRONOUS: [i32; 7] = [
 ];
 
 impl Mask {
-    /// Every signal berth handles: all but SIGKILL, SIGSTOP (which cannot be
-    /// blocked) and the synchronous ones.
+    /// Every signal berth handles: all but SIGKILL and SIGSTOP, which cannot
+    /// be blocked or caught (the fault signals included: see `FAULTS`).
     pub fn handled() -> Mask {
-        let mut bits = u64::MAX;
-        for s in SYNCHRONOUS.iter().chain(&[sig::SIGKILL, sig::SIGSTOP]) {
-            bits &= !bit(*s);
-        }
-        Mask(bits)
+        Mask(u64::MAX & !bit(sig::SIGKILL) & !bit(sig::SIGSTOP))
     }
 
     #[cfg(test)]
@@ -201,6 +202,18 @@ pub fn parse(text: &str) -> Option<i32> {
     (1..32).find(|&n| signal_name(n).and_then(|s| s.strip_prefix("SIG")) == Some(wanted))
 }
 
+/// Why berth can never forward `signal`, if it cannot: SIGKILL and SIGSTOP
+/// reach no process's handler, and SIGCHLD is berth's own (it reaps on it).
+pub fn never_received(signal: i32) -> Option<&'static str> {
+    match signal {
+        sig::SIGKILL | sig::SIGSTOP => Some("the kernel never lets a process catch it"),
+        sig::SIGCHLD => {
+            Some("it tells berth a child changed state; berth reaps, never forwards it")
+        }
+        _ => None,
+    }
+}
+
 /// Signals that ask berth to stop: while it waits for dependencies, for the
 /// pre-start lock or between pre-start steps they end berth (with 128 + N)
 /// instead of being forwarded.
@@ -249,12 +262,15 @@ mod tests {
     }
 
     #[test]
-    fn handled_mask_leaves_out_faults_and_unblockables() {
+    fn handled_mask_leaves_out_only_the_unblockables() {
         let m = Mask::handled();
-        for s in [1, 2, 3, 10, 12, 13, 14, 15, 17, 20, 28, 32, 34, 40, 64] {
+        for s in (1..=MAX_SIGNAL).filter(|s| ![9, 19].contains(s)) {
             assert!(m.contains(s), "{s} should be handled");
         }
-        for s in [4, 5, 6, 7, 8, 9, 11, 19, 31] {
+        for s in FAULTS {
+            assert!(m.contains(s), "fault signal {s} should be forwarded");
+        }
+        for s in [9, 19] {
             assert!(!m.contains(s), "{s} should not be handled");
         }
     }

@@ -39,12 +39,14 @@ fn qemu_cannot_make_a_subreaper(test: &str) -> bool {
     true
 }
 
-/// Every signal a process can catch, minus SIGCHLD (berth's own business),
-/// SIGKILL/SIGSTOP (uncatchable) and the synchronous ILL/TRAP/ABRT/BUS/FPE/
-/// SEGV/SYS; plus real-time signals from both ends of the range.
+/// Every signal a process can catch, minus SIGCHLD (berth's own business)
+/// and SIGKILL/SIGSTOP (uncatchable); the fault signals ILL, TRAP, ABRT,
+/// BUS, FPE, SEGV and SYS sent by another process included (dumb-init's
+/// "proxies fault signals"); plus real-time signals from both ends of the
+/// range.
 const FORWARDED: &[i32] = &[
-    1, 2, 3, 10, 12, 13, 14, 15, 16, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 34, 35, 40,
-    50, 63, 64,
+    1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
+    30, 31, 34, 35, 40, 50, 63, 64,
 ];
 
 /// Waits until a fixture's log says "ready" (its handlers are installed).
