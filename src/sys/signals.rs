@@ -49,7 +49,7 @@ impl Mask {
     /// Every signal berth handles: all but SIGKILL and SIGSTOP, which cannot
     /// be blocked or caught (the fault signals included: see `FAULTS`).
     pub fn handled() -> Mask {
-        Mask(u64::MAX & !bit(sig::SIGKILL) & !bit(sig::SIGSTOP))
+        Mask(!(bit(sig::SIGKILL) | bit(sig::SIGSTOP)))
     }
 
     #[cfg(test)]
