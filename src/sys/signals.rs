@@ -165,20 +165,31 @@ impl SignalFd {
     }
 
     /// The next pending signal, without waiting.
+    ///
+    /// Signals berth raised in itself are skipped: the SIGPIPE of a log line
+    /// written to a pipe nobody reads (the kernel names the writer as the
+    /// sender). Forwarded, it would be logged, raise another, and so on,
+    /// starving every signal behind it (SIGCHLD included: the kernel hands
+    /// out the lowest number first).
     pub fn try_read(&self) -> Option<Received> {
-        let mut info = std::mem::MaybeUninit::<libc::signalfd_siginfo>::uninit();
-        let size = std::mem::size_of::<libc::signalfd_siginfo>();
-        // SAFETY: we read at most `size` bytes into a buffer of that size.
-        let n = unsafe { libc::read(self.0.as_raw_fd(), info.as_mut_ptr().cast(), size) };
-        if n as usize != size {
-            return None; // EAGAIN: nothing pending
+        loop {
+            let mut info = std::mem::MaybeUninit::<libc::signalfd_siginfo>::uninit();
+            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            // SAFETY: we read at most `size` bytes into a buffer of that size.
+            let n = unsafe { libc::read(self.0.as_raw_fd(), info.as_mut_ptr().cast(), size) };
+            if n as usize != size {
+                return None; // EAGAIN: nothing pending
+            }
+            // SAFETY: the kernel filled the whole struct.
+            let info = unsafe { info.assume_init() };
+            if info.ssi_pid == std::process::id() {
+                continue;
+            }
+            return Some(Received {
+                signal: info.ssi_signo as i32,
+                from: info.ssi_pid,
+            });
         }
-        // SAFETY: the kernel filled the whole struct.
-        let info = unsafe { info.assume_init() };
-        Some(Received {
-            signal: info.ssi_signo as i32,
-            from: info.ssi_pid,
-        })
     }
 }
 

@@ -9,6 +9,7 @@ mod docker;
 mod durations;
 mod faults;
 mod gate;
+mod inherit;
 mod layout;
 mod pre_lock;
 mod run;
