@@ -104,7 +104,7 @@ pub struct RunArgs {
     #[argh(switch)]
     pub group: bool,
 
-    /// rewrite a forwarded signal, e.g. TERM:QUIT; repeatable [BERTH_REWRITE, comma-separated]
+    /// rewrite a forwarded signal, e.g. TERM:QUIT, or drop it, e.g. WINCH:0; repeatable [BERTH_REWRITE, comma-separated]
     #[argh(option)]
     pub rewrite: Vec<String>,
 

@@ -77,8 +77,14 @@ pub fn usage(msg: impl Into<String>) -> Error {
 /// not found, 126 when it was found but could not run.
 pub fn exec_failed(cmd: &str, errno: Errno) -> Error {
     match errno {
+        // A path names a file that is not there; a bare name was looked
+        // up in PATH, as a shell would say.
         Errno::ENOENT | Errno::ENOTDIR => Error::Exec {
-            message: format!("{cmd}: command not found"),
+            message: if cmd.contains('/') {
+                format!("{cmd}: {}", errno.desc())
+            } else {
+                format!("{cmd}: command not found")
+            },
             code: NOT_FOUND,
         },
         e => Error::Exec {

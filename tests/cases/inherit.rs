@@ -64,7 +64,10 @@ fn starts(name: &str, args: &[String], env: &[(&str, &str)], steps_per_start: us
     let out = dir.join("reports");
     for i in 0..STARTS {
         let mut cmd = berth();
-        cmd.args(args.iter().map(|a| a.replace("{out}", out.to_str().unwrap())));
+        cmd.args(
+            args.iter()
+                .map(|a| a.replace("{out}", out.to_str().unwrap())),
+        );
         cmd.arg("--").args(report_cmd(&out));
         cmd.env(STRAY.0, STRAY.1).envs(env.iter().copied());
         let run = output_bounded(cmd.stdin(Stdio::null()), LIMIT);
@@ -77,9 +80,20 @@ fn starts(name: &str, args: &[String], env: &[(&str, &str)], steps_per_start: us
     }
     let got = reports(&out);
     assert_eq!(got.len(), STARTS * (1 + steps_per_start), "{name}: {got:?}");
+    // Each rule over all the reports, so each fails on its own.
+    let leaked: Vec<&Report> = got.iter().filter(|r| r["fds"] != base["fds"]).collect();
+    assert!(
+        leaked.is_empty(),
+        "{name}: descriptors leaked in {} of {} (baseline {}): {leaked:?}",
+        leaked.len(),
+        got.len(),
+        base["fds"]
+    );
     for r in &got {
-        assert_eq!(r["fds"], base["fds"], "{name}: descriptors leaked: {r:?}");
-        assert_eq!(r["berth_vars"], "", "{name}: BERTH_* reached the child: {r:?}");
+        assert_eq!(
+            r["berth_vars"], "",
+            "{name}: BERTH_* reached the child: {r:?}"
+        );
         assert_eq!(r["home"], base["home"], "{name}: {r:?}");
     }
 }
@@ -109,7 +123,12 @@ fn run_with_wait_leaks_no_wake_up_pipe() {
 #[test]
 fn pre_steps_get_what_cmd_gets() {
     let step = format!("{PYTHON} {} {{out}}", fixture("inherited.py"));
-    starts("inherit-run-pre", &strings(&["run", "--pre", &step]), &[], 1);
+    starts(
+        "inherit-run-pre",
+        &strings(&["run", "--pre", &step]),
+        &[],
+        1,
+    );
 }
 
 #[test]
@@ -210,7 +229,11 @@ fn socket_activation_reaches_cmd_only() {
     assert_eq!(step["fds"], base["fds"], "pre-step got the socket: {got:?}");
     assert_eq!(step["listen_pid"], "-", "{got:?}");
     assert_eq!(step["listen_fds"], "-", "{got:?}");
-    assert_eq!(cmd["fds"], with_3(&base["fds"]), "CMD lacks the socket: {got:?}");
+    assert_eq!(
+        cmd["fds"],
+        with_3(&base["fds"]),
+        "CMD lacks the socket: {got:?}"
+    );
     assert_eq!(cmd["listen_pid"], cmd["pid"], "{got:?}");
     assert_eq!(cmd["listen_fds"], "1", "{got:?}");
 }
@@ -225,10 +248,7 @@ fn closed_or_broken_stderr_never_costs_the_exit_status() {
     let closed = output_bounded(
         Command::new("sh").args([
             "-c",
-            &format!(
-                "exec {} run -v -- sh -c 'exit 7' 2>&- >&-",
-                berth_path()
-            ),
+            &format!("exec {} run -v -- sh -c 'exit 7' 2>&- >&-", berth_path()),
         ]),
         LIMIT,
     );

@@ -11,6 +11,7 @@ mod faults;
 mod gate;
 mod inherit;
 mod layout;
+mod peers;
 mod pre_lock;
 mod run;
 mod stack;
