@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # berth run beside tini, tini-static, dumb-init and catatonit, in one run:
 #   idle footprint of PID 1 (VmRSS, threads, context switches over IDLE s),
-#   start-up overhead (berth run -- true vs bare true, hyperfine),
-#   time to reap a storm of N orphans as PID 1 of a PID namespace,
+#   start-up overhead with a static CMD (INIT busybox true vs bare busybox
+#   true, hyperfine, RUNS runs): mean, standard deviation and standard error,
+#   and whether berth's lead is beyond the spread;
+#   each init's own CPU time reaping a storm of N orphans as PID 1 of a PID
+#   namespace (its /proc/PID/schedstat from release to the last reaped,
+#   SHARE runs each: median, min and max), and the storm's wall time;
 #   binary size.
 # Needs root (unshare --pid), hyperfine, tini, dumb-init, catatonit, python3.
 # usage: bench/init.sh [path/to/berth]   (default: the musl release build)
@@ -12,10 +16,16 @@ cd "$(dirname "$0")/.."
 BERTH=${1:-target/x86_64-unknown-linux-musl/release/berth}
 IDLE=${IDLE:-10}
 ORPHANS=${ORPHANS:-1000}
+RUNS=${RUNS:-1500}
+SHARE=${SHARE:-15}
 [ -x "$BERTH" ] || cargo build --release --quiet
-for tool in hyperfine tini tini-static dumb-init catatonit unshare; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install hyperfine tini dumb-init catatonit)" >&2; exit 1; }
+for tool in hyperfine tini tini-static dumb-init catatonit unshare busybox; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install hyperfine tini dumb-init catatonit busybox-static)" >&2; exit 1; }
 done
+# A static CMD: a dynamically linked one spends most of its start in the
+# loader, which drowns the init's own share.
+STATIC_TRUE=$(command -v busybox)
+file -b "$STATIC_TRUE" | grep -q 'statically linked' || { echo "bench: $STATIC_TRUE is not static (apt-get install busybox-static)" >&2; exit 1; }
 PY=/usr/bin/python3
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"; jobs -p | xargs -r kill 2>/dev/null || true' EXIT
@@ -64,28 +74,62 @@ kill "${PID[@]}" 2>/dev/null || true
 wait 2>/dev/null || true
 
 echo
-echo "== start-up overhead: INIT true vs bare true (hyperfine, not PID 1) =="
-hyperfine -N --warmup 50 --runs 1000 --export-json "$TMP/start.json" --style none \
-  -n true "true" \
-  -n berth "$BERTH run -- true" \
-  -n tini "tini -s -- true" \
-  -n tini-static "tini-static -s -- true" \
-  -n dumb-init "dumb-init true" \
-  -n catatonit "catatonit -- true" >/dev/null 2>&1
+echo "== start-up overhead: INIT busybox true vs bare busybox true (static CMD; hyperfine, $RUNS runs, not PID 1) =="
+hyperfine -N --warmup 100 --runs "$RUNS" --export-json "$TMP/start.json" --style none \
+  -n true "$STATIC_TRUE true" \
+  -n berth "$BERTH run -- $STATIC_TRUE true" \
+  -n tini "tini -s -- $STATIC_TRUE true" \
+  -n tini-static "tini-static -s -- $STATIC_TRUE true" \
+  -n dumb-init "dumb-init $STATIC_TRUE true" \
+  -n catatonit "catatonit -- $STATIC_TRUE true" >/dev/null 2>&1
 $PY - "$TMP/start.json" <<'EOF'
-import json, sys
+import json, math, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 base = r["true"]["mean"]
+sem = lambda x: x["stddev"] / math.sqrt(len(x["times"]))
 b = r["berth"]["mean"] - base
-print(f"{'init':12} {'mean(ms)':>9} {'overhead(ms)':>13} {'vs berth':>9}")
+print(f"{'init':12} {'mean(ms)':>9} {'stddev':>8} {'sem':>7} {'overhead(ms)':>13} {'vs berth':>9}")
 for name, x in r.items():
     over = x["mean"] - base
     ratio = "" if name == "true" else f"{over / b:8.2f}x"
-    print(f"{name:12} {x['mean']*1000:9.3f} {over*1000:13.3f} {ratio:>9}")
+    print(f"{name:12} {x['mean']*1000:9.3f} {x['stddev']*1000:8.3f} {sem(x)*1000:7.4f} {over*1000:13.3f} {ratio:>9}")
+# Beyond the spread: berth's mean plus two standard errors below every
+# other init's mean minus two of theirs.
+inits = [n for n in r if n not in ("true", "berth")]
+hi = r["berth"]["mean"] + 2 * sem(r["berth"])
+ahead = [n for n in inits if hi < r[n]["mean"] - 2 * sem(r[n])]
+behind = [n for n in inits if n not in ahead]
+print(f"berth lowest beyond 2 standard errors against: {', '.join(ahead) or 'none'}"
+      + (f"; not against: {', '.join(behind)}" if behind else ""))
 EOF
 
 echo
-echo "== reaping a storm of $ORPHANS orphans that exit at once, as PID 1 (hyperfine) =="
+echo "== each init's own CPU time reaping $ORPHANS orphans that exit at once, as PID 1 ($SHARE runs each, interleaved) =="
+for _ in $(seq "$SHARE"); do
+  for entry in "${INITS[@]}"; do
+    name=${entry%%|*}; cmd=${entry#*|}
+    # shellcheck disable=SC2086
+    out=$(unshare --pid --fork --mount-proc $cmd $PY tests/fixtures/orphans.py "$ORPHANS" --share)
+    echo "$name ${out%%$'\n'*}" >> "$TMP/share"
+  done
+done
+$PY - "$TMP/share" "$ORPHANS" <<'EOF'
+import statistics, sys
+n = int(sys.argv[2])
+runs = {}
+for line in open(sys.argv[1]):
+    name, field = line.split()
+    runs.setdefault(name, []).append(int(field.split("=")[1]) / 1e6)
+b = statistics.median(runs["berth"])
+print(f"{'init':12} {'median(ms)':>10} {'min':>7} {'max':>7} {'us/orphan':>10} {'vs berth':>9}")
+for name, v in runs.items():
+    m = statistics.median(v)
+    print(f"{name:12} {m:10.2f} {min(v):7.2f} {max(v):7.2f} {m * 1000 / n:10.2f} {m / b:8.2f}x")
+EOF
+
+echo
+echo "== the storm's wall time, fixture included (mostly the fixture's own forking; hyperfine) =="
+
 args=()
 for entry in "${INITS[@]}"; do
   name=${entry%%|*}; cmd=${entry#*|}

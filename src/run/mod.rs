@@ -68,7 +68,7 @@ pub fn main(opts: &RunOptions, original_mask: Mask) -> Result<u8, Error> {
         let done = supervise(child, &signals, opts, None);
         Ok(gate::pre::StepEnd {
             code: done.exit.code(),
-            how: reap::describe(done.exit),
+            how: done.exit.to_string(),
             stopped_by: done.stopped_by,
         })
     })?;
@@ -91,7 +91,7 @@ pub fn main(opts: &RunOptions, original_mask: Mask) -> Result<u8, Error> {
 
     // Phase 2: CMD runs; from here on errors are warnings.
     let done = supervise(child, &signals, opts, opts.stop_delay);
-    log::debug(format_args!("CMD ended: {}", reap::describe(done.exit)));
+    log::debug(format_args!("CMD ended: {}", done.exit));
     clean_up(&signals, opts.grace);
 
     let code = done.exit.code();

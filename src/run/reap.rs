@@ -74,7 +74,9 @@ pub fn reap(watched: Option<Pid>) -> Reaped {
                 if Some(Pid::from_raw(pid)) == watched {
                     found.watched = Some(exit);
                 } else {
-                    crate::log::debug(format_args!("reaped process {pid} ({})", describe(exit)));
+                    // Formatted only with -v: nothing is built per orphan
+                    // otherwise.
+                    crate::log::debug(format_args!("reaped process {pid} ({exit})"));
                 }
             }
         }
@@ -97,10 +99,13 @@ pub fn wait_for(pid: Pid) -> Option<Exit> {
     }
 }
 
-pub fn describe(exit: Exit) -> String {
-    match exit {
-        Exit::Code(c) => format!("exit code {c}"),
-        Exit::Signal(s) => format!("killed by {}", crate::sys::signals::name(s)),
+/// "exit code 3", "killed by SIGTERM".
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match *self {
+            Exit::Code(c) => write!(f, "exit code {c}"),
+            Exit::Signal(s) => write!(f, "killed by {}", crate::sys::signals::name(s)),
+        }
     }
 }
 

@@ -166,11 +166,12 @@ impl SignalFd {
 
     /// The next pending signal, without waiting.
     ///
-    /// Signals berth raised in itself are skipped: the SIGPIPE of a log line
-    /// written to a pipe nobody reads (the kernel names the writer as the
-    /// sender). Forwarded, it would be logged, raise another, and so on,
-    /// starving every signal behind it (SIGCHLD included: the kernel hands
-    /// out the lowest number first).
+    /// A SIGPIPE berth raised in itself is skipped: a log line written to a
+    /// pipe nobody reads raises one, naming the writer as its sender.
+    /// Forwarded, it would be logged, raise another, and so on, starving
+    /// every signal behind it (SIGCHLD included: the kernel hands out the
+    /// lowest number first). Other signals from berth's own pid pass: one
+    /// queued before exec by the process that became berth is real.
     pub fn try_read(&self) -> Option<Received> {
         loop {
             let mut info = std::mem::MaybeUninit::<libc::signalfd_siginfo>::uninit();
@@ -182,7 +183,7 @@ impl SignalFd {
             }
             // SAFETY: the kernel filled the whole struct.
             let info = unsafe { info.assume_init() };
-            if info.ssi_pid == std::process::id() {
+            if info.ssi_signo == sig::SIGPIPE as u32 && info.ssi_pid == std::process::id() {
                 continue;
             }
             return Some(Received {
