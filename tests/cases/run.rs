@@ -86,12 +86,26 @@ fn pid1_forwards_every_catchable_signal() {
     let log = dir.join("log");
     let rec = fixture("sigrecord.py");
     let log_s = log.to_string_lossy().into_owned();
-    let expected = signals_args(FORWARDED);
+    // qemu-user takes a fault signal another process sends for a fault of
+    // its own and never passes it to the emulated berth.
+    let forwarded: Vec<i32> = if under_qemu() {
+        eprintln!(
+            "fault signals not sent: qemu-user keeps ILL, TRAP, ABRT, BUS, FPE, SEGV and SYS"
+        );
+        FORWARDED
+            .iter()
+            .copied()
+            .filter(|s| ![4, 5, 6, 7, 8, 11, 31].contains(s))
+            .collect()
+    } else {
+        FORWARDED.to_vec()
+    };
+    let expected = signals_args(&forwarded);
     let mut args = vec!["run", "--", PYTHON, &rec, &log_s];
     args.extend(expected.iter().map(String::as_str));
     let berth = Pid1::start(&args);
     wait_ready(&log);
-    send_each_and_see(&berth, FORWARDED, &log, |s| s);
+    send_each_and_see(&berth, &forwarded, &log, |s| s);
     // The fixture exits 0 once it has seen them all; berth passes that on.
     let (code, err) = berth.finish(LIMIT);
     assert_eq!(code, Some(0), "stderr: {err}");

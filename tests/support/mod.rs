@@ -43,22 +43,22 @@ pub fn under_qemu() -> bool {
 }
 
 /// Whether a /proc/PID/status text shows berth's own signal mask (every
-/// signal but KILL and STOP blocked, the fault signals included). Under
-/// qemu-user the host mask is qemu's translation of the guest's: signals
-/// 1-31 are the same, the real-time ones are renumbered (and qemu keeps some
-/// for itself), and qemu never blocks the fault signals on the host (it
-/// needs them for itself), so there only the other standard ones are
-/// compared.
+/// signal but KILL and STOP blocked, the fault signals included).
+///
+/// Under qemu-user the host mask is qemu's translation of the guest's:
+/// signals 1-31 are the same except SIGSEGV and SIGBUS, which qemu never
+/// blocks on the host (it needs them itself), and the real-time ones are
+/// renumbered, so only 1-31 are compared. That SEGV and BUS are open is
+/// also what tells berth's mask from qemu's own block-everything state
+/// while it starts.
 pub fn shows_berths_mask(status: &str) -> bool {
     const BERTH: u64 = 0xffff_ffff_fffb_feff;
-    // ILL, TRAP, ABRT, BUS, FPE, SEGV, SYS: bits 3, 4, 5, 6, 7, 10, 30.
-    const FAULTS: u64 = 0x4000_04f8;
+    // BUS (7) and SEGV (11): bits 6 and 10.
+    const QEMU_OPEN: u64 = (1 << 6) | (1 << 10);
     let qemu = under_qemu();
     status.lines().any(|l| match l.strip_prefix("SigBlk:\t") {
-        Some(m) if qemu => {
-            let keep = 0x7fff_ffff & !FAULTS;
-            u64::from_str_radix(m, 16).is_ok_and(|m| m & keep == BERTH & keep)
-        }
+        Some(m) if qemu => u64::from_str_radix(m, 16)
+            .is_ok_and(|m| m & 0x7fff_ffff == BERTH & 0x7fff_ffff & !QEMU_OPEN),
         Some(m) => u64::from_str_radix(m, 16) == Ok(BERTH),
         None => false,
     })
