@@ -75,11 +75,12 @@ impl Pid1 {
         let blocked = wait_until(Duration::from_secs(5), || {
             std::fs::read_to_string(&status).map_or(true, |s| super::shows_berths_mask(&s))
         });
-        assert!(blocked, "berth never blocked its signals");
-        Pid1 {
+        let pid1 = Pid1 {
             unshare,
             outer_pid: outer,
-        }
+        };
+        assert!(blocked, "berth never blocked its signals");
+        pid1
     }
 
     pub fn signal(&self, signal: i32) {
@@ -97,6 +98,15 @@ impl Pid1 {
             let _ = e.read_to_string(&mut err);
         }
         (status.code(), err)
+    }
+}
+
+/// A test that fails midway leaves no berth behind (unshare runs with
+/// --kill-child: berth goes with it).
+impl Drop for Pid1 {
+    fn drop(&mut self) {
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
     }
 }
 
