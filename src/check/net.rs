@@ -253,6 +253,12 @@ impl Bounded {
         }
     }
 
+    /// Moves the deadline: a session held open past one attempt (the
+    /// pre-start lock) bounds each exchange anew.
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+    }
+
     /// Up to the first 8 bytes received so far.
     pub fn first_bytes(&self) -> &[u8] {
         &self.first[..self.seen]

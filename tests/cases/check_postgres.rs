@@ -11,7 +11,7 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs `berth check ARGS` with a clean libpq environment plus `env`.
+/// Runs `berth check ARGS` with a clean libpq (and mysql client) environment plus `env`.
 pub fn check(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = berth();
     cmd.arg("check").args(args);
@@ -36,6 +36,11 @@ pub fn check(args: &[&str], env: &[(&str, &str)]) -> Run {
         "REDISCLI_AUTH",
         "REDISCLI_AUTH_FILE",
         "SSL_CERT_FILE",
+        "MYSQL_PWD",
+        "MYSQL_PWD_FILE",
+        "MYSQL_HOST",
+        "MYSQL_TCP_PORT",
+        "MYSQL_UNIX_PORT",
     ] {
         cmd.env_remove(var);
     }
