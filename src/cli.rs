@@ -88,11 +88,11 @@ pub struct RunArgs {
     #[argh(option)]
     pub pre: Vec<String>,
 
-    /// hold a PostgreSQL advisory lock (postgres:// URL) while the pre-start steps run [BERTH_PRE_LOCK]
+    /// hold a PostgreSQL advisory lock (postgres:// URL) or a MySQL/MariaDB GET_LOCK (mysql:// URL) while the pre-start steps run [BERTH_PRE_LOCK]
     #[argh(option)]
     pub pre_lock: Option<String>,
 
-    /// name the advisory lock is derived from (default "berth-pre") [BERTH_PRE_LOCK_NAME]
+    /// name the PostgreSQL advisory lock key is derived from, or the MySQL lock name (default "berth-pre") [BERTH_PRE_LOCK_NAME]
     #[argh(option)]
     pub pre_lock_name: Option<String>,
 
