@@ -350,8 +350,10 @@ fn usage_errors() {
     )
     .usage("sslmode: expected disable", &["pw-secret-9"]);
     check(&["postgres"], &[("PGSSLMODE", "bogus")]).usage("PGSSLMODE: expected disable", &[]);
-    check(&["postgres", "mysql://u:pw-secret-9@h/db"], &[])
+    check(&["postgres", "mongodb://u:pw-secret-9@h/db"], &[])
         .usage("unknown scheme", &["pw-secret-9"]);
+    check(&["postgres", "mysql://u:pw-secret-9@h/db"], &[])
+        .usage("mysql:// is not for this check", &["pw-secret-9"]);
     check(&["postgres", "postgres://u:pw-secret-9@h/db?bogus=1"], &[])
         .usage("unknown parameter 'bogus'", &["pw-secret-9"]);
     check(

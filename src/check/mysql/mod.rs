@@ -264,11 +264,10 @@ impl Mysql {
             if server_tls {
                 caps |= packet::CLIENT_SSL;
                 attempt.phase("during the TLS handshake");
-                let mut request = fixed_part(caps);
-                request.truncate(32);
+                // The SSLRequest is the response's fixed part alone.
                 session
                     .packets
-                    .write(&request)
+                    .write(&fixed_part(caps))
                     .map_err(|e| answered(session.io_reason(&e, attempt), None))?;
                 let peer = tls.peer(host).map_err(|e| answered(e, None))?;
                 session = session
