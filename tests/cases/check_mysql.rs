@@ -497,3 +497,87 @@ fn caching_sha2_full_exchange_without_tls_against_a_scripted_peer_not_mysql_8() 
     assert!(verdict(&verdicts));
     assert!(verdict(&verdicts), "no password in clear text");
 }
+
+/// Over a Unix socket the full caching_sha2_password exchange may send the
+/// password itself (the socket is the secure transport, as for the mysql
+/// client): a scripted peer, not a MySQL 8 server, checks that it arrives
+/// as the documented cleartext packet, and only then says OK.
+#[test]
+fn caching_sha2_full_exchange_over_a_unix_socket_against_a_scripted_peer_not_mysql_8() {
+    let dir = daemon::temp_dir("mysql8-sock");
+    let path = dir.join("mysqld.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let (tx, verdicts) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        s.write_all(&frame(0, &mysql8_greeting("caching_sha2_password")))
+            .unwrap();
+        let _response = read_unix_packet(&mut s);
+        s.write_all(&frame(2, b"\x01\x04")).unwrap();
+        let password = read_unix_packet(&mut s);
+        let mut expected = SHA2_PASSWORD.as_bytes().to_vec();
+        expected.push(0);
+        let _ = tx.send(password == expected);
+        s.write_all(&frame(4, b"\x00\x00\x00\x02\x00\x00\x00"))
+            .unwrap();
+        let query = read_unix_packet(&mut s);
+        assert_eq!(query, b"\x03SELECT 1");
+        let mut reply = frame(1, b"\x01");
+        reply.extend(frame(
+            2,
+            b"\x03def\0\0\0\x011\0\x0c\x3f\0\x01\0\0\0\x08\x81\0\0\0\0",
+        ));
+        reply.extend(frame(3, b"\xfe\0\0\x02\0"));
+        reply.extend(frame(4, b"\x011"));
+        reply.extend(frame(5, b"\xfe\0\0\x02\0"));
+        s.write_all(&reply).unwrap();
+        let _ = read_unix_packet(&mut s);
+    });
+    let url = format!(
+        "mysql://app:{SHA2_PASSWORD}@localhost/app?socket={}",
+        path.display()
+    );
+    let run = check(&["mysql", &url], &[]);
+    run.healthy("logged in as app, SELECT 1 answered (MySQL 8.0.36)");
+    run.no_secrets(&[SHA2_PASSWORD]);
+    assert!(verdict(&verdicts), "the password as a cleartext packet");
+}
+
+fn read_unix_packet(s: &mut std::os::unix::net::UnixStream) -> Vec<u8> {
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head).unwrap();
+    let len = head[0] as usize | (head[1] as usize) << 8 | (head[2] as usize) << 16;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).unwrap();
+    body
+}
+
+/// A server out of connections sends an error instead of its greeting:
+/// unhealthy, and for --ping too (mysqladmin ping's "alive" is for a
+/// server that would let someone in). A scripted peer sends MariaDB's
+/// bytes for it.
+#[test]
+fn too_many_connections_before_the_greeting() {
+    let port = hostile::serve(|mut s| {
+        let _ = s.write_all(&frame(0, b"\xff\x10\x04Too many connections"));
+    });
+    let url = format!("mysql://app:pw-full-1@127.0.0.1:{port}/app");
+    check(&["mysql", &url], &[]).unhealthy("too many connections", &["pw-full-1"]);
+    check(&["mysql", &url, "--ping"], &[]).unhealthy("too many connections", &["pw-full-1"]);
+    // Shutting down, said after the greeting as MySQL does.
+    let port = hostile::serve(|mut s| {
+        let _ = s.write_all(&frame(0, &mysql8_greeting("mysql_native_password")));
+        let mut head = [0u8; 4];
+        if s.read_exact(&mut head).is_ok() {
+            let mut body = vec![0u8; head[0] as usize | (head[1] as usize) << 8];
+            let _ = s.read_exact(&mut body);
+            let _ = s.write_all(&frame(2, b"\xff\x1d\x04#08S01Server shutdown in progress"));
+        }
+    });
+    let url = format!("mysql://app:pw-full-2@127.0.0.1:{port}/app");
+    check(&["mysql", &url], &[]).unhealthy("server shutting down (error 1053)", &["pw-full-2"]);
+    check(&["mysql", &url, "--ping"], &[]).unhealthy("server shutting down", &["pw-full-2"]);
+}
