@@ -581,3 +581,23 @@ fn too_many_connections_before_the_greeting() {
     check(&["mysql", &url], &[]).unhealthy("server shutting down (error 1053)", &["pw-full-2"]);
     check(&["mysql", &url, "--ping"], &[]).unhealthy("server shutting down", &["pw-full-2"]);
 }
+
+/// A server that greets and then never answers the login is not alive for
+/// --ping (mysqladmin ping fails on it too); one that never greets neither.
+#[test]
+fn ping_is_unhealthy_when_the_server_stops_answering() {
+    let port = hostile::serve(|mut s| {
+        let _ = s.write_all(&frame(0, &mysql8_greeting("mysql_native_password")));
+        let mut buf = [0; 1024];
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    let url = format!("mysql://app:pw-hang-1@127.0.0.1:{port}/app");
+    check(&["mysql", &url, "--ping", "--timeout", "1s"], &[])
+        .unhealthy("timed out during login", &["pw-hang-1"]);
+    let silent = hostile::silent();
+    let url = format!("mysql://app:pw-hang-2@127.0.0.1:{silent}/app");
+    check(&["mysql", &url, "--ping", "--timeout", "1s"], &[]).unhealthy(
+        "timed out waiting for the server's greeting",
+        &["pw-hang-2"],
+    );
+}

@@ -96,6 +96,10 @@ fn start(name: &str, extra: &[&str]) -> My {
     let (uid, gid) = mysql_ids();
     let dir = daemon::temp_dir(name);
     let data = dir.join("data");
+    // Its own temporary directory: bootstraps that run side by side in the
+    // shared /tmp remove each other's temporary tables, and fail.
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     for (from, to) in [
         (&certs.cert, "server.pem"),
         (&certs.key, "server.key"),
@@ -113,6 +117,7 @@ fn start(name: &str, extra: &[&str]) -> My {
         Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args([
                 "--user=mysql",
                 "--auth-root-authentication-method=normal",
@@ -127,6 +132,7 @@ fn start(name: &str, extra: &[&str]) -> My {
     let mut cmd = Command::new(MARIADBD);
     cmd.uid(uid).gid(gid).arg("--no-defaults");
     cmd.arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .arg(format!("--socket={}", socket.display()))
         .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
         .arg(format!("--port={port}"))

@@ -186,8 +186,11 @@ impl Failure {
 
 impl Mysql {
     /// mysqladmin ping's reading: a server that answered is alive, even
-    /// if it refused the login; one that is shutting down, out of
-    /// connections or blocking this host is not accepting connections.
+    /// if it refused the login (or asked for what berth does not speak);
+    /// one that is shutting down, out of connections or blocking this host
+    /// is not accepting connections, and one that stops answering midway
+    /// (a timeout, a closed connection, a failed TLS handshake) is not
+    /// alive either.
     fn ping_verdict(&self, failure: Failure) -> Result<String, String> {
         match (&failure.error, &failure.answered) {
             (Some(e), _) if matches!(e.code, 1040 | 1053 | 1129 | 1203) => Err(failure.reason),
@@ -268,11 +271,9 @@ impl Mysql {
                 session
                     .packets
                     .write(&fixed_part(caps))
-                    .map_err(|e| answered(session.io_reason(&e, attempt), None))?;
-                let peer = tls.peer(host).map_err(|e| answered(e, None))?;
-                session = session
-                    .start_tls(peer, attempt)
-                    .map_err(|e| answered(e, None))?;
+                    .map_err(|e| Failure::local(session.io_reason(&e, attempt)))?;
+                let peer = tls.peer(host).map_err(Failure::local)?;
+                session = session.start_tls(peer, attempt).map_err(Failure::local)?;
             } else if mode != SslMode::Preferred {
                 return Err(answered(
                     format!(
@@ -318,14 +319,14 @@ impl Mysql {
         session
             .packets
             .write(&response)
-            .map_err(|e| answered(session.io_reason(&e, attempt), None))?;
+            .map_err(|e| Failure::local(session.io_reason(&e, attempt)))?;
 
         for _ in 0..MAX_AUTH_ROUNDS {
             let reply = session
                 .packets
                 .read()
                 .and_then(|p| packet::parse_auth_reply(&p))
-                .map_err(|e| answered(session.read_reason(e, attempt), None))?;
+                .map_err(|e| Failure::local(session.read_reason(e, attempt)))?;
             let send = match reply {
                 AuthReply::Ok => return Ok(session),
                 AuthReply::Err(e) => return Err(answered(self.server_reason(&e), Some(e))),
@@ -385,25 +386,23 @@ impl Mysql {
                         ));
                     }
                     _ => {
-                        return Err(answered(
+                        return Err(Failure::local(
                             "unexpected reply during caching_sha2_password login".into(),
-                            None,
                         ));
                     }
                 },
                 AuthReply::More(_) => {
-                    return Err(answered(
-                        format!("unexpected reply during {plugin} login"),
-                        None,
-                    ));
+                    return Err(Failure::local(format!(
+                        "unexpected reply during {plugin} login"
+                    )));
                 }
             };
             session
                 .packets
                 .write(&send)
-                .map_err(|e| answered(session.io_reason(&e, attempt), None))?;
+                .map_err(|e| Failure::local(session.io_reason(&e, attempt)))?;
         }
-        Err(answered("the login did not end".into(), None))
+        Err(Failure::local("the login did not end".into()))
     }
 
     /// The reason for an ERR packet, named by its code; the server's own
