@@ -520,9 +520,11 @@ impl Session {
     fn start_tls(self, peer: Peer, attempt: &Attempt) -> Result<Session, String> {
         // The handshake response goes on numbering after the SSLRequest.
         let (conn, seq) = self.packets.into_parts();
-        let Conn::Plain(sock) = conn else {
+        let Conn::Plain(mut sock) = conn else {
             return Err("TLS started twice".into());
         };
+        // The greeting is not what TLS failures should be judged by.
+        sock.forget_first_bytes();
         let stream = peer.handshake(sock, attempt)?;
         let packets = Packets::with_seq(Conn::Tls(Box::new(stream)), seq);
         Ok(Session {
