@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
     match pick % 3 {
         0 => {
             if let Ok(Greeting::Handshake(h)) = parse_greeting(rest) {
-                assert!(h.scramble.len() <= rest.len(), "a nonce longer than the packet");
+                assert!(
+                    h.scramble.len() <= rest.len(),
+                    "a nonce longer than the packet"
+                );
                 assert!(h.capabilities & packet::CLIENT_PROTOCOL_41 != 0);
             }
         }
