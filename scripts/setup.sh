@@ -68,7 +68,7 @@ command -v cc >/dev/null || apt_build+=(gcc libc6-dev)
 # What the tests start or compare against (see tests/support and bench/).
 apt_test=(redis-server redis-tools postgresql-15 postgresql-client-15 tini dumb-init catatonit
   curl wget hyperfine wait-for-it busybox-static file time jq docker-compose python3 python3-yaml python3-venv
-  util-linux bsdutils procps openssl debootstrap iproute2 nftables)
+  util-linux bsdutils procps openssl debootstrap iproute2 nftables mariadb-server mariadb-client)
 apt_arm64=(qemu-user-static)
 # libfuzzer-sys compiles libFuzzer, which is C++.
 apt_fuzz=()

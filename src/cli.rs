@@ -88,11 +88,11 @@ pub struct RunArgs {
     #[argh(option)]
     pub pre: Vec<String>,
 
-    /// hold a PostgreSQL advisory lock (postgres:// URL) while the pre-start steps run [BERTH_PRE_LOCK]
+    /// hold a PostgreSQL advisory lock (postgres:// URL) or a MySQL/MariaDB GET_LOCK (mysql:// URL) while the pre-start steps run [BERTH_PRE_LOCK]
     #[argh(option)]
     pub pre_lock: Option<String>,
 
-    /// name the advisory lock is derived from (default "berth-pre") [BERTH_PRE_LOCK_NAME]
+    /// name the PostgreSQL advisory lock key is derived from, or the MySQL lock name (default "berth-pre") [BERTH_PRE_LOCK_NAME]
     #[argh(option)]
     pub pre_lock_name: Option<String>,
 
@@ -154,7 +154,7 @@ pub struct WaitArgs {
     #[argh(switch, short = 'q')]
     pub quiet: bool,
 
-    /// dependencies to wait for (http, https, http+unix, postgres, postgresql, redis, rediss, valkey, valkeys, grpc, grpcs, tcp, file URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]. TLS: https/rediss/grpcs take #cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure, postgres takes sslmode, sslrootcert, sslcert, sslkey parameters
+    /// dependencies to wait for (http, https, http+unix, postgres, postgresql, mysql, mariadb, redis, rediss, valkey, valkeys, grpc, grpcs, tcp, file URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]. TLS: https/rediss/grpcs take #cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure, postgres takes sslmode, sslrootcert, sslcert, sslkey parameters, mysql/mariadb ssl-mode, ssl-ca, ssl-cert, ssl-key
     #[argh(positional)]
     pub urls: Vec<String>,
 }
@@ -173,6 +173,7 @@ pub struct CheckArgs {
 pub enum CheckKind {
     Http(HttpArgs),
     Postgres(PostgresArgs),
+    Mysql(MysqlArgs),
     Redis(RedisArgs),
     Grpc(GrpcArgs),
     Tcp(TcpArgs),
@@ -233,6 +234,30 @@ pub struct PostgresArgs {
     pub ping: bool,
 
     /// unhealthy unless the server is a primary (not a read-only standby)
+    #[argh(switch)]
+    pub primary: bool,
+
+
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
+    #[argh(option)]
+    pub timeout: Option<String>,
+}
+}
+
+with_tls! {
+/// Check a MySQL or MariaDB server: by default a real login and SELECT 1.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "mysql")]
+pub struct MysqlArgs {
+    /// mysql:// or mariadb:// URL (default mysql://root@127.0.0.1:3306; parameters ssl-mode=DISABLED|PREFERRED|REQUIRED|VERIFY_CA|VERIFY_IDENTITY, ssl-ca, ssl-cert, ssl-key, socket=PATH); parts left out come from MYSQL_HOST, MYSQL_TCP_PORT, MYSQL_UNIX_PORT, MYSQL_PWD
+    #[argh(positional)]
+    pub url: Option<String>,
+
+    /// only check that the server answers, like mysqladmin ping (a refused login still counts)
+    #[argh(switch)]
+    pub ping: bool,
+
+    /// unhealthy when the server is read-only (read_only or super_read_only on)
     #[argh(switch)]
     pub primary: bool,
 

@@ -25,7 +25,7 @@ pub struct RunOptions {
     pub wait_timeout: Option<Duration>,
     /// Pre-start steps, in order.
     pub pre: Vec<Step>,
-    /// PostgreSQL URL whose advisory lock is held while the steps run.
+    /// PostgreSQL or MySQL URL whose lock is held while the steps run.
     pub pre_lock: Option<String>,
     /// Name the advisory lock key is derived from.
     pub pre_lock_name: String,

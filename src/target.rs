@@ -26,6 +26,7 @@ pub enum Kind {
     Http,
     HttpUnix,
     Postgres,
+    Mysql,
     Redis,
     Grpc,
     Tcp,
@@ -98,6 +99,16 @@ pub const SCHEMES: &[Scheme] = &[
         many_hosts: true,
         needs_host: false,
         ..row("postgresql", Kind::Postgres)
+    },
+    Scheme {
+        default_port: Some(3306),
+        needs_host: false,
+        ..row("mysql", Kind::Mysql)
+    },
+    Scheme {
+        default_port: Some(3306),
+        needs_host: false,
+        ..row("mariadb", Kind::Mysql)
     },
     Scheme {
         default_port: Some(6379),
@@ -565,6 +576,10 @@ fn tls_on_plain(scheme: &Scheme, tls: &TlsSettings) -> String {
         ),
         None if scheme.kind == Kind::Postgres => format!(
             "{given} after '#': {}:// takes TLS settings as libpq does (sslmode, sslrootcert, sslcert, sslkey parameters)",
+            scheme.name
+        ),
+        None if scheme.kind == Kind::Mysql => format!(
+            "{given} after '#': {}:// takes TLS settings as the mysql client does (ssl-mode, ssl-ca, ssl-cert, ssl-key parameters)",
             scheme.name
         ),
         None => format!("{given}: {}:// takes no TLS settings", scheme.name),

@@ -10,6 +10,7 @@ pub mod file;
 pub mod grpc;
 pub mod h2;
 pub mod http;
+pub mod mysql;
 pub mod net;
 pub mod postgres;
 pub mod redis;
@@ -59,6 +60,7 @@ pub fn from_target(target: Target) -> Result<Arc<dyn Probe>, String> {
     Ok(match target.scheme.kind {
         Kind::Http | Kind::HttpUnix => Arc::new(http::Http::from_target(target)?),
         Kind::Postgres => Arc::new(postgres::Postgres::from_target(target)?),
+        Kind::Mysql => Arc::new(mysql::Mysql::from_target(target)?),
         Kind::Redis => Arc::new(redis::Redis::from_target(target)?),
         Kind::Grpc => Arc::new(grpc::Grpc::from_target(target)?),
         Kind::Tcp => Arc::new(tcp::Tcp::from_target(target)?),
@@ -198,6 +200,7 @@ pub fn main(args: CheckArgs) -> u8 {
         CheckKind::Postgres(a) => {
             postgres::Postgres::from_args(a).map(|(p, t)| (Arc::new(p) as _, t))
         }
+        CheckKind::Mysql(a) => mysql::Mysql::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
         CheckKind::Redis(a) => redis::Redis::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
         CheckKind::Grpc(a) => grpc::Grpc::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
         CheckKind::Tcp(a) => tcp::Tcp::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),

@@ -253,6 +253,19 @@ impl Bounded {
         }
     }
 
+    /// Moves the deadline: a session held open past one attempt (the
+    /// pre-start lock) bounds each exchange anew.
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+    }
+
+    /// Forgets what the peer sent so far: after a protocol's own greeting
+    /// (MySQL's, before its TLS), the bytes that tell what kind of peer
+    /// answered are those that come next.
+    pub fn forget_first_bytes(&mut self) {
+        self.seen = 0;
+    }
+
     /// Up to the first 8 bytes received so far.
     pub fn first_bytes(&self) -> &[u8] {
         &self.first[..self.seen]

@@ -4,7 +4,7 @@
 //!
 //! - `wait`: every dependency in parallel, each with the check `berth check`
 //!   runs;
-//! - `lock`: the PostgreSQL advisory lock that serialises replicas;
+//! - `lock`: the PostgreSQL advisory lock or MySQL named lock that serialises replicas;
 //! - `pre`: the steps, in order, under the lock;
 //! - `watch`: the one loop the main thread waits in meanwhile, which a stop
 //!   signal ends at once (with 128 + N);

@@ -22,7 +22,7 @@ pub struct StepEnd {
     pub stopped_by: Option<i32>,
 }
 
-/// Where the pre-start lock lives: a postgres:// URL and the lock's name.
+/// Where the pre-start lock lives: a postgres:// or mysql:// URL and the lock's name.
 pub struct LockSpec<'a> {
     pub url: &'a str,
     pub name: &'a str,

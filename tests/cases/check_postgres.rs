@@ -11,7 +11,7 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs `berth check ARGS` with a clean libpq environment plus `env`.
+/// Runs `berth check ARGS` with a clean libpq (and mysql client) environment plus `env`.
 pub fn check(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = berth();
     cmd.arg("check").args(args);
@@ -36,6 +36,11 @@ pub fn check(args: &[&str], env: &[(&str, &str)]) -> Run {
         "REDISCLI_AUTH",
         "REDISCLI_AUTH_FILE",
         "SSL_CERT_FILE",
+        "MYSQL_PWD",
+        "MYSQL_PWD_FILE",
+        "MYSQL_HOST",
+        "MYSQL_TCP_PORT",
+        "MYSQL_UNIX_PORT",
     ] {
         cmd.env_remove(var);
     }
@@ -345,8 +350,10 @@ fn usage_errors() {
     )
     .usage("sslmode: expected disable", &["pw-secret-9"]);
     check(&["postgres"], &[("PGSSLMODE", "bogus")]).usage("PGSSLMODE: expected disable", &[]);
-    check(&["postgres", "mysql://u:pw-secret-9@h/db"], &[])
+    check(&["postgres", "mongodb://u:pw-secret-9@h/db"], &[])
         .usage("unknown scheme", &["pw-secret-9"]);
+    check(&["postgres", "mysql://u:pw-secret-9@h/db"], &[])
+        .usage("mysql:// is not for this check", &["pw-secret-9"]);
     check(&["postgres", "postgres://u:pw-secret-9@h/db?bogus=1"], &[])
         .usage("unknown parameter 'bogus'", &["pw-secret-9"]);
     check(

@@ -1,6 +1,7 @@
 mod check_file;
 mod check_grpc;
 mod check_http;
+mod check_mysql;
 mod check_postgres;
 mod check_redis;
 mod check_unix_http;

@@ -1,5 +1,6 @@
-//! run --pre-lock: a PostgreSQL advisory lock serialises the pre-start steps
-//! of replicas started together, against a real server.
+//! run --pre-lock: a PostgreSQL advisory lock, or a MySQL/MariaDB named
+//! lock, serialises the pre-start steps of replicas started together,
+//! against real servers; the same tests run against both.
 
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -14,12 +15,23 @@ fn lock_url() -> String {
     primary().url(APP_USER, APP_PASSWORD, "app")
 }
 
-fn start_replica(name: &str, step: &str, lock_name: &str, stderr: &std::path::Path) -> Child {
+fn mysql_lock_url() -> String {
+    use crate::support::mysql;
+    mysql::primary().url(mysql::APP_USER, mysql::APP_PASSWORD, "app")
+}
+
+fn start_replica(
+    url: &str,
+    name: &str,
+    step: &str,
+    lock_name: &str,
+    stderr: &std::path::Path,
+) -> Child {
     berth()
         .args([
             "run",
             "--pre-lock",
-            &lock_url(),
+            url,
             "--pre-lock-name",
             lock_name,
             "--pre",
@@ -37,6 +49,15 @@ fn start_replica(name: &str, step: &str, lock_name: &str, stderr: &std::path::Pa
 
 #[test]
 fn replicas_started_together_never_overlap_their_steps() {
+    replicas_never_overlap(&lock_url(), APP_PASSWORD);
+}
+
+#[test]
+fn mysql_replicas_started_together_never_overlap_their_steps() {
+    replicas_never_overlap(&mysql_lock_url(), crate::support::mysql::APP_PASSWORD);
+}
+
+fn replicas_never_overlap(url: &str, password: &str) {
     let dir = temp_dir("pre-lock-overlap");
     let log = dir.join("log");
     let mut replicas: Vec<Child> = ["a", "b", "c", "d"]
@@ -47,14 +68,14 @@ fn replicas_started_together_never_overlap_their_steps() {
                 "sh -c 'echo start-{r} >> {log}; sleep 0.3; echo end-{r} >> {log}'",
                 log = log.display()
             );
-            start_replica(r, &step, "overlap-test", &dir.join(format!("{r}.err")))
+            start_replica(url, r, &step, "overlap-test", &dir.join(format!("{r}.err")))
         })
         .collect();
     for (r, child) in ["a", "b", "c", "d"].iter().zip(&mut replicas) {
         let status = wait_bounded(child, LIMIT);
         let err = std::fs::read_to_string(dir.join(format!("{r}.err"))).unwrap_or_default();
         assert_eq!(status.code(), Some(0), "replica {r}: {err}");
-        assert!(!err.contains(APP_PASSWORD), "password leaked: {err}");
+        assert!(!err.contains(password), "password leaked: {err}");
     }
     let lines = log_lines(&log);
     assert_eq!(lines.len(), 8, "{lines:?}");
@@ -67,12 +88,21 @@ fn replicas_started_together_never_overlap_their_steps() {
 
 #[test]
 fn killing_the_holder_lets_the_next_replica_proceed() {
+    killing_the_holder(&lock_url());
+}
+
+#[test]
+fn mysql_killing_the_holder_lets_the_next_replica_proceed() {
+    killing_the_holder(&mysql_lock_url());
+}
+
+fn killing_the_holder(url: &str) {
     let dir = temp_dir("pre-lock-kill");
     let (a_ready, b_ran) = (dir.join("a-ready"), dir.join("b-ran"));
     // A unique sleep, so the holder's orphaned step can be found and ended.
     let marker = format!("sleep 60.{}", std::process::id());
     let step_a = format!("sh -c 'touch {}; exec {marker}'", a_ready.display());
-    let mut a = start_replica("a", &step_a, "kill-test", &dir.join("a.err"));
+    let mut a = start_replica(url, "a", &step_a, "kill-test", &dir.join("a.err"));
     assert!(
         wait_until(Duration::from_secs(15), || a_ready.exists()),
         "holder never ran its step"
@@ -80,6 +110,7 @@ fn killing_the_holder_lets_the_next_replica_proceed() {
 
     let b_err = dir.join("b.err");
     let mut b = start_replica(
+        url,
         "b",
         &format!("touch {}", b_ran.display()),
         "kill-test",

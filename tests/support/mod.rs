@@ -152,6 +152,7 @@ pub mod faults;
 pub mod grpc;
 pub mod hostile;
 pub mod http;
+pub mod mysql;
 pub mod pidns;
 pub mod postgres;
 pub mod redis;

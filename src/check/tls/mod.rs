@@ -1,4 +1,4 @@
-//! TLS for every check that speaks it (HTTPS, PostgreSQL, Redis, gRPC):
+//! TLS for every check that speaks it (HTTPS, PostgreSQL, MySQL, Redis, gRPC):
 //! rustls on a lean ring provider, trust from the system's CAs or from a
 //! CA file (which replaces them, as `--cacert` does in curl), client
 //! certificates, and one wording for every TLS failure whatever the
@@ -12,7 +12,7 @@
 //!
 //! One file per concern:
 //! - `options`: `TlsOptions` and `Names`, from flags, a URL fragment or
-//!   libpq's parameters;
+//!   libpq's or the mysql client's parameters;
 //! - `pem`: reading the CA, certificate and key files, with their errors;
 //! - `trust`: the trust anchors, from the CA file or the system's store,
 //!   whose bundle is decoded only as far as a chain needs;
@@ -41,7 +41,7 @@ use rustls::pki_types::ServerName;
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, ClientConnection, SignatureScheme, StreamOwned};
 
-pub use options::{FLAGS, LIBPQ, Names, TlsOptions};
+pub use options::{FLAGS, LIBPQ, MYSQL, Names, TlsOptions};
 pub use pem::read_pem_certs;
 pub use provider::provider;
 pub use reasons::{client_cert_required, printable};

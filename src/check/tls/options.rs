@@ -67,6 +67,15 @@ pub const LIBPQ: Names = Names {
     client: "use sslcert and sslkey",
 };
 
+/// The mysql client's names (URL parameters), with the flags beside them.
+pub const MYSQL: Names = Names {
+    cacert: "ssl-ca",
+    cert: "ssl-cert",
+    key: "ssl-key",
+    untrusted: "use --cacert or ssl-ca, or ssl-mode=REQUIRED",
+    client: "use ssl-cert and ssl-key, or --cert and --key",
+};
+
 impl Default for TlsOptions {
     fn default() -> Self {
         TlsOptions {
