@@ -68,6 +68,7 @@ pub enum Command {
     Run(RunArgs),
     Wait(WaitArgs),
     Check(CheckArgs),
+    Install(InstallArgs),
 }
 
 /// Run CMD as PID 1: forward signals, reap zombies, pass its exit status through.
@@ -157,6 +158,15 @@ pub struct WaitArgs {
     /// dependencies to wait for (http, https, http+unix, postgres, postgresql, redis, rediss, valkey, valkeys, grpc, grpcs, tcp, file URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]. TLS: https/rediss/grpcs take #cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure, postgres takes sslmode, sslrootcert, sslcert, sslkey parameters
     #[argh(positional)]
     pub urls: Vec<String>,
+}
+
+/// Copy this executable into DIR as DIR/berth (mode 0755, atomically), for images you don't own: an initContainer installs it into a volume the app's container shares.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "install")]
+pub struct InstallArgs {
+    /// the directory to install into (it must exist)
+    #[argh(positional)]
+    pub dir: String,
 }
 
 /// One health check: exit 0 healthy, 1 unhealthy. `berth check URL [URL...] [--timeout DUR]` checks each URL by its scheme, in parallel, healthy when all are.

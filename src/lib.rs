@@ -8,7 +8,8 @@
 //!
 //! Dependencies run one way: `run` uses the gate, the gate uses the checks,
 //! and all of them use what sits below: `sys` (signals and threads),
-//! `options`, `duration`, `cli`, `argv`, `env`, `target`, `log` and `exit`,
+//! `options`, `duration`, `cli`, `argv`, `env`, `expand`, `target`, `log`
+//! and `exit`,
 //! which know no feature module. The binary (src/main.rs) is only the entry point; the
 //! library exists so that fuzz targets and tests reach the parsers.
 
@@ -18,7 +19,9 @@ pub mod cli;
 pub mod duration;
 pub mod env;
 pub mod exit;
+pub mod expand;
 pub mod gate;
+pub mod install;
 pub mod log;
 pub mod options;
 pub mod run;

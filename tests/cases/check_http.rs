@@ -20,8 +20,18 @@ pub(super) struct Run {
 
 /// `berth check ARGS...`, bounded, with the checks every run must pass.
 pub(super) fn check(args: &[&str]) -> Run {
+    check_in(&[], args)
+}
+
+/// `check` with these variables set for berth.
+pub(super) fn check_in(vars: &[(&str, String)], args: &[&str]) -> Run {
     let start = Instant::now();
-    let out = output_bounded(berth().arg("check").args(args), Duration::from_secs(15));
+    let mut cmd = berth();
+    cmd.arg("check").args(args);
+    for (name, value) in vars {
+        cmd.env(name, value);
+    }
+    let out = output_bounded(&mut cmd, Duration::from_secs(15));
     let elapsed = start.elapsed();
     let run = Run {
         code: out.status.code().expect("berth killed by a signal"),
