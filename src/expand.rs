@@ -49,9 +49,8 @@ pub fn args(args: &[&str]) -> Result<Vec<String>, Error> {
         }
         out.push(expanded);
     }
+    // Whole arguments first: a value inside one goes with it.
     whole.extend(values);
-    // Longest first: a value inside a longer argument is replaced with it.
-    whole.sort_by_key(|(expanded, _)| std::cmp::Reverse(expanded.len()));
     let _ = WRITTEN.set(whole);
     Ok(out)
 }
