@@ -33,6 +33,7 @@ fn health(d: &Docker, c: &str) -> (String, Vec<String>) {
 fn wait_health(d: &Docker, c: &str, want: &str, limit: Duration) -> String {
     let mut last = (String::new(), Vec::new());
     let reached = poll(limit, || {
+        d.tick_health(c);
         last = health(d, c);
         last.0 == want
     });
@@ -51,7 +52,13 @@ fn wait_logs(d: &Docker, c: &str, needle: &str) {
 
 #[test]
 fn healthcheck_goes_starting_healthy_unhealthy_healthy() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        health_cycle(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn health_cycle(d: &mut Docker) {
     let base = d.base_image();
     let ctx = d.dir("health");
     // Docker's --timeout is above berth's, so berth reports its own reason
@@ -73,11 +80,17 @@ fn healthcheck_goes_starting_healthy_unhealthy_healthy() {
 
     let ok = wait_health(&d, &c, "healthy", Duration::from_secs(20));
     let healthy_at = t0.elapsed();
-    // `docker inspect` shows berth's one line: what, verdict, reason, time.
+    // `docker inspect` shows berth's one line: what, verdict, reason, time
+    // (with its newline; Podman strips it).
+    let newline = if d.engine == Engine::Docker {
+        "\\n"
+    } else {
+        ""
+    };
     assert!(
         ok.starts_with("0 \"http://127.0.0.1:8080/health: healthy, HTTP 200 (")
-            && ok.ends_with(" ms)\\n\"")
-            && ok.matches("\\n").count() == 1,
+            && ok.ends_with(&format!(" ms){newline}\""))
+            && ok.matches("\\n").count() == newline.len() / 2,
         "{ok}"
     );
 
@@ -117,7 +130,13 @@ fn timed_stop(d: &Docker, c: &str, extra: &[&str]) -> Duration {
 
 #[test]
 fn docker_stop_reaches_the_app_through_berth() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        stop_reaches_the_app(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn stop_reaches_the_app(d: &mut Docker) {
     let base = d.base_image();
 
     // An app with a SIGTERM handler: the stop takes its drain time.
@@ -148,8 +167,9 @@ fn docker_stop_reaches_the_app_through_berth() {
     assert_eq!(httpd_code, 128 + 15, "killed by the forwarded SIGTERM");
 
     eprintln!(
-        "docker stop with berth: draining app {drain_took:.2?} (exit {drain_code}), \
-         busybox httpd {httpd_took:.2?} (exit {httpd_code})"
+        "{} stop with berth: draining app {drain_took:.2?} (exit {drain_code}), \
+         busybox httpd {httpd_took:.2?} (exit {httpd_code})",
+        d.engine.name()
     );
 }
 
@@ -173,7 +193,13 @@ fn docker_stop_without_an_init_stalls_until_sigkill() {
 
 #[test]
 fn exit_codes_pass_through_docker_run() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        exit_codes_pass_through(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn exit_codes_pass_through(d: &mut Docker) {
     let base = d.base_image();
     let cases: [(&[&str], i32); 6] = [
         (&["--", "/bin/sh", "-c", "exit 0"], 0),
@@ -210,7 +236,13 @@ fn zombies(pid: i32) -> usize {
 
 #[test]
 fn orphans_leave_no_zombies_under_berth() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        orphans_leave_no_zombies(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn orphans_leave_no_zombies(d: &mut Docker) {
     let base = d.base_image();
 
     let c = d.run_detached(
@@ -244,7 +276,13 @@ fn orphans_leave_no_zombies_under_berth() {
 
 #[test]
 fn check_and_wait_reach_a_service_by_name_on_a_user_network() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        names_resolve_on_a_user_network(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn names_resolve_on_a_user_network(d: &mut Docker) {
     let base = d.base_image();
     let net = d.network();
 
@@ -336,7 +374,13 @@ fn check_and_wait_reach_a_service_by_name_on_a_user_network() {
 
 #[test]
 fn berth_under_docker_run_init_is_a_subreaper() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        under_run_init_berth_is_a_subreaper(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn under_run_init_berth_is_a_subreaper(d: &mut Docker) {
     let base = d.base_image();
 
     // Exit codes pass through docker-init and berth.
@@ -355,7 +399,7 @@ fn berth_under_docker_run_init_is_a_subreaper() {
     );
     wait_logs(&d, &c, "ready");
     let pid1 = d.host_pid(&c);
-    assert_eq!(proc_stat(pid1).unwrap().comm, "docker-init");
+    assert_eq!(proc_stat(pid1).unwrap().comm, d.engine.init_name());
     let below = children(pid1);
     assert_eq!(below.len(), 1, "{below:?}");
     assert_eq!(below[0].comm, "berth");
@@ -367,10 +411,13 @@ fn berth_under_docker_run_init_is_a_subreaper() {
         descendants(pid1)
     );
 
-    // docker-init forwards SIGTERM to berth, berth to the app.
+    // The engine's init forwards SIGTERM to berth, berth to the app.
     let took = timed_stop(&d, &c, &[]);
     let code = d.exit_code(&c, Duration::from_secs(5));
-    eprintln!("docker stop with --init and berth: {took:.2?} (exit {code})");
+    eprintln!(
+        "{} stop with --init and berth: {took:.2?} (exit {code})",
+        d.engine.name()
+    );
     // 143, not docker's SIGKILL (137) at its stop timeout.
     assert_eq!(code, 128 + 15);
 }

@@ -12,6 +12,7 @@ mod faults;
 mod gate;
 mod install;
 mod layout;
+mod podman;
 mod pre_lock;
 mod run;
 mod stack;
