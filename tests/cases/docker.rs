@@ -76,9 +76,9 @@ pub(super) fn health_cycle(d: &mut Docker) {
     );
     let t0 = Instant::now();
     let c = d.run_detached("health", &[&image]);
-    assert_eq!(health(&d, &c).0, "starting");
+    assert_eq!(health(d, &c).0, "starting");
 
-    let ok = wait_health(&d, &c, "healthy", Duration::from_secs(20));
+    let ok = wait_health(d, &c, "healthy", Duration::from_secs(20));
     let healthy_at = t0.elapsed();
     // `docker inspect` shows berth's one line: what, verdict, reason, time
     // (with its newline; Podman strips it).
@@ -96,7 +96,7 @@ pub(super) fn health_cycle(d: &mut Docker) {
 
     // The endpoint starts failing: busybox httpd answers 404.
     d.ok(&["exec", &c, "/bin/busybox", "mv", "/www/health", "/www/off"]);
-    let bad = wait_health(&d, &c, "unhealthy", Duration::from_secs(20));
+    let bad = wait_health(d, &c, "unhealthy", Duration::from_secs(20));
     let unhealthy_at = t0.elapsed();
     assert!(
         bad.starts_with("1 \"http://127.0.0.1:8080/health: unhealthy, HTTP 404"),
@@ -105,7 +105,7 @@ pub(super) fn health_cycle(d: &mut Docker) {
 
     // And recovers.
     d.ok(&["exec", &c, "/bin/busybox", "mv", "/www/off", "/www/health"]);
-    wait_health(&d, &c, "healthy", Duration::from_secs(20));
+    wait_health(d, &c, "healthy", Duration::from_secs(20));
     eprintln!(
         "health: healthy after {healthy_at:.1?}, unhealthy at {unhealthy_at:.1?}, \
          healthy again at {:.1?}\n  {ok}\n  {bad}",
@@ -144,8 +144,8 @@ pub(super) fn stop_reaches_the_app(d: &mut Docker) {
         "drain",
         &[&base, "/berth", "run", "--", "/bin/sh", "-c", DRAINING_APP],
     );
-    wait_logs(&d, &drain, "ready");
-    let drain_took = timed_stop(&d, &drain, &[]);
+    wait_logs(d, &drain, "ready");
+    let drain_took = timed_stop(d, &drain, &[]);
     let drain_code = d.exit_code(&drain, Duration::from_secs(5));
     let logs = d.logs(&drain);
     assert!(logs.contains("draining\ndrained\n"), "{logs}");
@@ -162,7 +162,7 @@ pub(super) fn stop_reaches_the_app(d: &mut Docker) {
     assert!(poll(Duration::from_secs(10), || d
         .inspect(&httpd, "{{.State.Running}}")
         == "true"));
-    let httpd_took = timed_stop(&d, &httpd, &[]);
+    let httpd_took = timed_stop(d, &httpd, &[]);
     let httpd_code = d.exit_code(&httpd, Duration::from_secs(5));
     assert_eq!(httpd_code, 128 + 15, "killed by the forwarded SIGTERM");
 
@@ -249,7 +249,7 @@ pub(super) fn orphans_leave_no_zombies(d: &mut Docker) {
         "reap",
         &[&base, "/berth", "run", "--", "/bin/sh", "-c", ORPHANS],
     );
-    wait_logs(&d, &c, "spawned");
+    wait_logs(d, &c, "spawned");
     let berth = d.host_pid(&c);
     assert_eq!(proc_stat(berth).unwrap().comm, "berth");
     // The orphans were re-parented to berth (PID 1)...
@@ -267,7 +267,7 @@ pub(super) fn orphans_leave_no_zombies(d: &mut Docker) {
 
     // Without an init the same container keeps 5 zombies: the test can fail.
     let bare = d.run_detached("zombie", &[&base, "/bin/sh", "-c", ORPHANS]);
-    wait_logs(&d, &bare, "spawned");
+    wait_logs(d, &bare, "spawned");
     let pid1 = d.host_pid(&bare);
     let piled = poll(Duration::from_secs(10), || zombies(pid1) == 5);
     assert!(piled, "expected 5 zombies: {:?}", descendants(pid1));
@@ -397,7 +397,7 @@ pub(super) fn under_run_init_berth_is_a_subreaper(d: &mut Docker) {
             "--init", &base, "/berth", "run", "--", "/bin/sh", "-c", script,
         ],
     );
-    wait_logs(&d, &c, "ready");
+    wait_logs(d, &c, "ready");
     let pid1 = d.host_pid(&c);
     assert_eq!(proc_stat(pid1).unwrap().comm, d.engine.init_name());
     let below = children(pid1);
@@ -412,7 +412,7 @@ pub(super) fn under_run_init_berth_is_a_subreaper(d: &mut Docker) {
     );
 
     // The engine's init forwards SIGTERM to berth, berth to the app.
-    let took = timed_stop(&d, &c, &[]);
+    let took = timed_stop(d, &c, &[]);
     let code = d.exit_code(&c, Duration::from_secs(5));
     eprintln!(
         "{} stop with --init and berth: {took:.2?} (exit {code})",
