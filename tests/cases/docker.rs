@@ -6,7 +6,7 @@
 //! pulled. Without an engine these tests say so and skip, or fail when
 //! `CI=true`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -424,26 +424,10 @@ pub(super) fn under_run_init_berth_is_a_subreaper(d: &mut Docker) {
 
 /// An image with redis-server and the shared libraries `ldd` lists, copied
 /// from this machine, plus /berth for the health check.
-fn redis_image(d: &mut Docker) -> String {
-    let server = "/usr/bin/redis-server";
+pub(super) fn redis_image(d: &mut Docker) -> String {
     let ctx = d.dir("redis");
     let root = ctx.join("rootfs");
-    let out = output_bounded(Command::new("ldd").arg(server), Duration::from_secs(10));
-    assert!(out.status.success(), "ldd {server}: redis-server is needed");
-    let mut files = vec![PathBuf::from(server)];
-    for line in text(&out.stdout).lines() {
-        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
-        // "/lib64/ld-linux-x86-64.so.2 (0x...)"
-        let path = line.split("=>").last().unwrap().split_whitespace().next();
-        if let Some(p) = path.filter(|p| p.starts_with('/')) {
-            files.push(PathBuf::from(p));
-        }
-    }
-    for f in &files {
-        let to = root.join(f.strip_prefix("/").unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(f, &to).unwrap_or_else(|e| panic!("copy {}: {e}", f.display()));
-    }
+    copy_with_libraries(&root, &["/usr/bin/redis-server"]);
     std::fs::create_dir_all(root.join("tmp")).unwrap();
     std::fs::copy(crate::support::berth_path(), root.join("berth")).unwrap();
     d.build(&ctx, "FROM scratch\nCOPY rootfs/ /\nWORKDIR /tmp\n")

@@ -11,6 +11,7 @@ mod expand;
 mod faults;
 mod gate;
 mod install;
+mod kube;
 mod layout;
 mod podman;
 mod pre_lock;

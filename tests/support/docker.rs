@@ -385,6 +385,30 @@ impl Drop for Docker {
     }
 }
 
+/// Copies `binaries` from this machine into the image root `root` at the
+/// same paths, with the shared libraries `ldd` lists for them.
+pub fn copy_with_libraries(root: &Path, binaries: &[&str]) {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for binary in binaries {
+        let out = output_bounded(Command::new("ldd").arg(binary), Duration::from_secs(10));
+        assert!(out.status.success(), "ldd {binary}: is it installed?");
+        files.push(PathBuf::from(binary));
+        for line in text(&out.stdout).lines() {
+            // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
+            // "/lib64/ld-linux-x86-64.so.2 (0x...)"
+            let path = line.split("=>").last().unwrap().split_whitespace().next();
+            if let Some(p) = path.filter(|p| p.starts_with('/')) {
+                files.push(PathBuf::from(p));
+            }
+        }
+    }
+    for f in &files {
+        let to = root.join(f.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(f, &to).unwrap_or_else(|e| panic!("copy {}: {e}", f.display()));
+    }
+}
+
 /// Debian's static busybox (`apt-get install busybox-static`).
 pub fn busybox() -> &'static str {
     let path = "/bin/busybox";
