@@ -206,6 +206,10 @@ pub struct HttpArgs {
     #[argh(option)]
     pub contains: Option<String>,
 
+    /// the body is JSON and the field at PATH (names joined by '.') has this value: PATH=VALUE, e.g. status=UP or components.db.status=UP
+    #[argh(option)]
+    pub json_field: Option<String>,
+
     /// extra request header 'Name: value'; repeatable
     #[argh(option)]
     pub header: Vec<String>,
