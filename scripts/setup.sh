@@ -68,7 +68,12 @@ command -v cc >/dev/null || apt_build+=(gcc libc6-dev)
 # What the tests start or compare against (see tests/support and bench/).
 apt_test=(redis-server redis-tools postgresql-15 postgresql-client-15 tini dumb-init catatonit
   curl wget hyperfine wait-for-it busybox-static file time jq docker-compose python3 python3-yaml python3-venv
-  util-linux bsdutils procps openssl debootstrap iproute2 nftables mariadb-server mariadb-client)
+  util-linux bsdutils procps openssl debootstrap iproute2 nftables mariadb-server mariadb-client
+  # Podman (tests/cases/podman.rs, kube.rs): rootless needs uidmap's
+  # newuidmap and fuse-overlayfs; netavark and aardvark-dns give networks
+  # with DNS between containers; catatonit is its --init; runc runs the
+  # containers (Debian's crun 1.8 refuses this machine's hybrid cgroups).
+  podman uidmap slirp4netns fuse-overlayfs netavark aardvark-dns runc)
 apt_arm64=(qemu-user-static)
 # libfuzzer-sys compiles libFuzzer, which is C++.
 apt_fuzz=()
@@ -90,6 +95,44 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "apt-get install ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Podman's configuration for the tests. Its defaults raise the open
+# files and processes limits above this machine's hard limits, which root
+# may not raise here (no CAP_SYS_RESOURCE): every container would fail to
+# start. Without systemd there are no health-check timers (the tests run
+# `podman healthcheck run`). Written when absent, refreshed when it is
+# ours, left alone (with a word) when someone else wrote it.
+if [ "$mode" = test ] || [ "$mode" = arm64 ]; then
+  conf=/etc/containers/containers.conf
+  mark="# Written by berth's scripts/setup.sh: Podman settings for its tests."
+  want_conf="$mark
+[containers]
+default_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]
+[network]
+network_backend = \"netavark\"
+[engine]
+runtime = \"runc\""
+  if [ ! -e $conf ] || { [ "$(head -1 $conf)" = "$mark" ] && [ "$(cat $conf)" != "$want_conf" ]; }; then
+    as_root || die "$conf must set Podman's limits for the tests; run this script as root"
+    say "writing $conf (Podman: ulimits, netavark, runc)"
+    printf '%s\n' "$want_conf" >$conf
+  elif [ "$(head -1 $conf)" != "$mark" ]; then
+    say "warning: $conf is not ours; the Podman tests need the settings scripts/setup.sh writes there"
+  fi
+  # Rootless Podman: an unprivileged user with subordinate ids for its
+  # user namespace (tests/support/docker.rs, ROOTLESS_USER).
+  if ! id berth-podman >/dev/null 2>&1; then
+    as_root || die "the rootless Podman tests need the user berth-podman; run this script as root"
+    say "useradd berth-podman (rootless Podman tests)"
+    useradd --create-home --shell /usr/sbin/nologin berth-podman
+  fi
+  for f in /etc/subuid /etc/subgid; do
+    grep -q '^berth-podman:' $f && continue
+    as_root || die "berth-podman has no range in $f; run this script as root"
+    say "usermod: subordinate ids for berth-podman ($f)"
+    usermod --add-subuids 300000-365535 --add-subgids 300000-365535 berth-podman
+  done
 fi
 
 # --- cargo-nextest, the test runner.

@@ -68,6 +68,7 @@ pub enum Command {
     Run(RunArgs),
     Wait(WaitArgs),
     Check(CheckArgs),
+    Install(InstallArgs),
 }
 
 /// Run CMD as PID 1: forward signals, reap zombies, pass its exit status through.
@@ -159,6 +160,15 @@ pub struct WaitArgs {
     pub urls: Vec<String>,
 }
 
+/// Copy this executable into DIR as DIR/berth (mode 0755, atomically), for images you don't own: an initContainer installs it into a volume the app's container shares.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "install")]
+pub struct InstallArgs {
+    /// the directory to install into (it must exist)
+    #[argh(positional)]
+    pub dir: String,
+}
+
 /// One health check: exit 0 healthy, 1 unhealthy. `berth check URL [URL...] [--timeout DUR]` checks each URL by its scheme, in parallel, healthy when all are.
 /// DUR is 500ms, 5s, 1m30s or a number of seconds, at most a year; 0 means none.
 #[derive(FromArgs, Debug)]
@@ -196,6 +206,10 @@ pub struct HttpArgs {
     /// the body must contain this text
     #[argh(option)]
     pub contains: Option<String>,
+
+    /// the body is JSON and the field at PATH (names joined by '.') has this value: PATH=VALUE, e.g. status=UP or components.db.status=UP
+    #[argh(option)]
+    pub json_field: Option<String>,
 
     /// extra request header 'Name: value'; repeatable
     #[argh(option)]

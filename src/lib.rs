@@ -8,8 +8,8 @@
 //!
 //! Dependencies run one way: `run` uses the gate, the gate uses the checks,
 //! and all of them use what sits below: `sys` (signals and threads),
-//! `options`, `duration`, `cli`, `argv`, `env`, `inherit` (what CMD
-//! inherits), `target`, `log` and `exit`,
+//! `options`, `duration`, `cli`, `argv`, `env`, `expand`, `inherit` (what
+//! CMD inherits), `target`, `log` and `exit`,
 //! which know no feature module. The binary (src/main.rs) is only the entry point; the
 //! library exists so that fuzz targets and tests reach the parsers.
 
@@ -19,8 +19,10 @@ pub mod cli;
 pub mod duration;
 pub mod env;
 pub mod exit;
+pub mod expand;
 pub mod gate;
 pub mod inherit;
+pub mod install;
 pub mod log;
 pub mod options;
 pub mod run;

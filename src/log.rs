@@ -54,7 +54,9 @@ pub fn debug(msg: std::fmt::Arguments) {
     }
 }
 
-/// A fatal error: always shown.
+/// A fatal error: always shown, with any argument that `${NAME}` expanded
+/// shown as written (`crate::expand::as_written`): the value may be a
+/// secret.
 pub fn error(msg: std::fmt::Arguments) {
-    line(msg);
+    line(format_args!("{}", crate::expand::as_written(&msg.to_string())));
 }

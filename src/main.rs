@@ -15,7 +15,7 @@ use berth::cli::{Berth, Command};
 use berth::exit::{self, Error};
 use berth::options::{RunOptions, WaitOptions};
 use berth::sys::signals::{self, Mask};
-use berth::{argv, check, gate, log, run};
+use berth::{argv, check, gate, install, log, run};
 
 /// The program's entry, called by the C runtime.
 #[unsafe(no_mangle)]
@@ -69,6 +69,18 @@ fn dispatch(raw: &[&CStr], original_mask: Option<Mask>) -> u8 {
             }
         }
     }
+    // `check` and `wait` expand `${NAME}` in their own arguments (not in
+    // wait's CMD): exec-form health checks and probes have no shell.
+    if matches!(command, Some(b"check" | b"wait")) {
+        let written: Vec<&str> = args.iter().map(String::as_str).collect();
+        match berth::expand::args(&written) {
+            Ok(expanded) => args = expanded,
+            Err(e) => {
+                log::error(format_args!("{e}"));
+                return usage_code;
+            }
+        }
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     // `berth check URL...`: a URL where a check's name would be.
@@ -90,7 +102,7 @@ fn dispatch(raw: &[&CStr], original_mask: Option<Mask>) -> u8 {
     let mask = original_mask.unwrap_or(Mask(0));
     let result = match berth.command {
         None => Err(exit::usage(
-            "no command given: use 'berth run', 'berth wait' or 'berth check' (see 'berth --help')",
+            "no command given: use 'berth run', 'berth wait', 'berth check' or 'berth install' (see 'berth --help')",
         )),
         Some(Command::Check(a)) => return check::main(a),
         Some(Command::Run(a)) => RunOptions::from_args(a).and_then(|opts| {
@@ -100,6 +112,10 @@ fn dispatch(raw: &[&CStr], original_mask: Option<Mask>) -> u8 {
         Some(Command::Wait(a)) => {
             WaitOptions::from_args(a, wait_cmd).and_then(|opts| gate::main(opts, mask))
         }
+        Some(Command::Install(a)) => install::main(&a.dir).map(|path| {
+            log::out(format_args!("berth: installed {}\n", path.display()));
+            0
+        }),
     };
     result.unwrap_or_else(|e: Error| {
         log::error(format_args!("{e}"));

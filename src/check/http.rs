@@ -43,6 +43,7 @@ pub struct Http {
     headers: Vec<(HeaderName, HeaderValue)>,
     statuses: Statuses,
     contains: Option<String>,
+    json_field: Option<super::json::Field>,
     /// TLS settings, from the flags and the URL fragment.
     tls_options: TlsOptions,
     /// Built up front for an https:// URL, so a bad certificate or key file
@@ -76,10 +77,22 @@ impl Http {
         if args.contains.as_deref() == Some("") {
             return Err("--contains needs a non-empty text".into());
         }
-        if args.contains.is_some() && http.method == Method::HEAD {
-            return Err("--contains cannot work with --method HEAD: the reply has no body".into());
+        let body_flag = match (&args.contains, &args.json_field) {
+            (Some(_), _) => Some("--contains"),
+            (None, Some(_)) => Some("--json-field"),
+            (None, None) => None,
+        };
+        if let Some(flag) = body_flag.filter(|_| http.method == Method::HEAD) {
+            return Err(format!(
+                "{flag} cannot work with --method HEAD: the reply has no body"
+            ));
         }
         http.contains = args.contains;
+        http.json_field = args
+            .json_field
+            .as_deref()
+            .map(super::json::Field::parse)
+            .transpose()?;
         if let Some(path) = args.unix_socket {
             if path.is_empty() {
                 return Err("--unix-socket needs a path".into());
@@ -144,6 +157,7 @@ impl Http {
             headers: Vec::new(),
             statuses: Statuses::default(),
             contains: None,
+            json_field: None,
             tls_options: options.map(TlsOptions::from).unwrap_or_default(),
             tls,
             unix_socket,
@@ -194,16 +208,25 @@ impl Probe for Http {
         if !self.statuses.allows(status) {
             return Err(format!("HTTP {status}, expected {}", self.statuses));
         }
-        let Some(text) = &self.contains else {
+        if self.contains.is_none() && self.json_field.is_none() {
             return Ok(format!("HTTP {status}"));
-        };
+        }
         attempt.phase("while reading the body");
         let body = conn.read_body(head.body)?;
-        if body.windows(text.len()).any(|w| w == text.as_bytes()) {
-            Ok(format!("HTTP {status}, body contains '{text}'"))
-        } else {
-            Err(format!("HTTP {status}, body does not contain '{text}'"))
+        let mut found = format!("HTTP {status}");
+        if let Some(text) = &self.contains {
+            if !body.windows(text.len()).any(|w| w == text.as_bytes()) {
+                return Err(format!("{found}, body does not contain '{text}'"));
+            }
+            found = format!("{found}, body contains '{text}'");
         }
+        if let Some(field) = &self.json_field {
+            match field.check(&body) {
+                Ok(what) => found = format!("{found}, {what}"),
+                Err(why) => return Err(format!("{found}, {why}")),
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod file;
 pub mod grpc;
 pub mod h2;
 pub mod http;
+pub mod json;
 pub mod mysql;
 pub mod net;
 pub mod postgres;

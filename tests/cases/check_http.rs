@@ -20,8 +20,18 @@ pub(super) struct Run {
 
 /// `berth check ARGS...`, bounded, with the checks every run must pass.
 pub(super) fn check(args: &[&str]) -> Run {
+    check_in(&[], args)
+}
+
+/// `check` with these variables set for berth.
+pub(super) fn check_in(vars: &[(&str, String)], args: &[&str]) -> Run {
     let start = Instant::now();
-    let out = output_bounded(berth().arg("check").args(args), Duration::from_secs(15));
+    let mut cmd = berth();
+    cmd.arg("check").args(args);
+    for (name, value) in vars {
+        cmd.env(name, value);
+    }
+    let out = output_bounded(&mut cmd, Duration::from_secs(15));
     let elapsed = start.elapsed();
     let run = Run {
         code: out.status.code().expect("berth killed by a signal"),
@@ -178,6 +188,54 @@ fn contains_hit_and_miss() {
         ]),
         "body does not contain 'needle'",
     );
+}
+
+#[test]
+fn json_field_of_an_actuator_reply() {
+    let s = Server::http();
+    let up = s.url("http", "", "/actuator/UP");
+    let down = s.url("http", "", "/actuator/DOWN");
+    healthy(
+        &check(&["http", "--json-field", "status=UP", &up]),
+        "HTTP 200, status is 'UP'",
+    );
+    healthy(
+        &check(&[
+            "http",
+            "--json-field",
+            "components.db.status=UP",
+            "--contains",
+            "ping",
+            &up,
+        ]),
+        "HTTP 200, body contains 'ping', components.db.status is 'UP'",
+    );
+    unhealthy(
+        &check(&["http", "--json-field", "components.db.status=UP", &down]),
+        "HTTP 200, components.db.status is 'DOWN', expected 'UP'",
+    );
+    unhealthy(
+        &check(&["http", "--json-field", "components.cache.status=UP", &up]),
+        "HTTP 200, no field components.cache.status in the JSON body",
+    );
+    unhealthy(
+        &check(&[
+            "http",
+            "--json-field",
+            "status=UP",
+            &s.url("http", "", "/ok"),
+        ]),
+        "HTTP 200, body is not JSON (unexpected text at byte 0)",
+    );
+    usage_error(
+        &check(&["http", "--json-field", "status", &up]),
+        "--json-field 'status': missing '='",
+    );
+    usage_error(
+        &check(&["http", "--method", "HEAD", "--json-field", "status=UP", &up]),
+        "--json-field cannot work with --method HEAD",
+    );
+    assert_eq!(s.hit_count(), 5);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! pulled. Without an engine these tests say so and skip, or fail when
 //! `CI=true`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,7 @@ fn health(d: &Docker, c: &str) -> (String, Vec<String>) {
 fn wait_health(d: &Docker, c: &str, want: &str, limit: Duration) -> String {
     let mut last = (String::new(), Vec::new());
     let reached = poll(limit, || {
+        d.tick_health(c);
         last = health(d, c);
         last.0 == want
     });
@@ -51,7 +52,13 @@ fn wait_logs(d: &Docker, c: &str, needle: &str) {
 
 #[test]
 fn healthcheck_goes_starting_healthy_unhealthy_healthy() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        health_cycle(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn health_cycle(d: &mut Docker) {
     let base = d.base_image();
     let ctx = d.dir("health");
     // Docker's --timeout is above berth's, so berth reports its own reason
@@ -69,21 +76,27 @@ fn healthcheck_goes_starting_healthy_unhealthy_healthy() {
     );
     let t0 = Instant::now();
     let c = d.run_detached("health", &[&image]);
-    assert_eq!(health(&d, &c).0, "starting");
+    assert_eq!(health(d, &c).0, "starting");
 
-    let ok = wait_health(&d, &c, "healthy", Duration::from_secs(20));
+    let ok = wait_health(d, &c, "healthy", Duration::from_secs(20));
     let healthy_at = t0.elapsed();
-    // `docker inspect` shows berth's one line: what, verdict, reason, time.
+    // `docker inspect` shows berth's one line: what, verdict, reason, time
+    // (with its newline; Podman strips it).
+    let newline = if d.engine == Engine::Docker {
+        "\\n"
+    } else {
+        ""
+    };
     assert!(
         ok.starts_with("0 \"http://127.0.0.1:8080/health: healthy, HTTP 200 (")
-            && ok.ends_with(" ms)\\n\"")
-            && ok.matches("\\n").count() == 1,
+            && ok.ends_with(&format!(" ms){newline}\""))
+            && ok.matches("\\n").count() == newline.len() / 2,
         "{ok}"
     );
 
     // The endpoint starts failing: busybox httpd answers 404.
     d.ok(&["exec", &c, "/bin/busybox", "mv", "/www/health", "/www/off"]);
-    let bad = wait_health(&d, &c, "unhealthy", Duration::from_secs(20));
+    let bad = wait_health(d, &c, "unhealthy", Duration::from_secs(20));
     let unhealthy_at = t0.elapsed();
     assert!(
         bad.starts_with("1 \"http://127.0.0.1:8080/health: unhealthy, HTTP 404"),
@@ -92,7 +105,7 @@ fn healthcheck_goes_starting_healthy_unhealthy_healthy() {
 
     // And recovers.
     d.ok(&["exec", &c, "/bin/busybox", "mv", "/www/off", "/www/health"]);
-    wait_health(&d, &c, "healthy", Duration::from_secs(20));
+    wait_health(d, &c, "healthy", Duration::from_secs(20));
     eprintln!(
         "health: healthy after {healthy_at:.1?}, unhealthy at {unhealthy_at:.1?}, \
          healthy again at {:.1?}\n  {ok}\n  {bad}",
@@ -117,7 +130,13 @@ fn timed_stop(d: &Docker, c: &str, extra: &[&str]) -> Duration {
 
 #[test]
 fn docker_stop_reaches_the_app_through_berth() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        stop_reaches_the_app(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn stop_reaches_the_app(d: &mut Docker) {
     let base = d.base_image();
 
     // An app with a SIGTERM handler: the stop takes its drain time.
@@ -125,8 +144,8 @@ fn docker_stop_reaches_the_app_through_berth() {
         "drain",
         &[&base, "/berth", "run", "--", "/bin/sh", "-c", DRAINING_APP],
     );
-    wait_logs(&d, &drain, "ready");
-    let drain_took = timed_stop(&d, &drain, &[]);
+    wait_logs(d, &drain, "ready");
+    let drain_took = timed_stop(d, &drain, &[]);
     let drain_code = d.exit_code(&drain, Duration::from_secs(5));
     let logs = d.logs(&drain);
     assert!(logs.contains("draining\ndrained\n"), "{logs}");
@@ -143,13 +162,14 @@ fn docker_stop_reaches_the_app_through_berth() {
     assert!(poll(Duration::from_secs(10), || d
         .inspect(&httpd, "{{.State.Running}}")
         == "true"));
-    let httpd_took = timed_stop(&d, &httpd, &[]);
+    let httpd_took = timed_stop(d, &httpd, &[]);
     let httpd_code = d.exit_code(&httpd, Duration::from_secs(5));
     assert_eq!(httpd_code, 128 + 15, "killed by the forwarded SIGTERM");
 
     eprintln!(
-        "docker stop with berth: draining app {drain_took:.2?} (exit {drain_code}), \
-         busybox httpd {httpd_took:.2?} (exit {httpd_code})"
+        "{} stop with berth: draining app {drain_took:.2?} (exit {drain_code}), \
+         busybox httpd {httpd_took:.2?} (exit {httpd_code})",
+        d.engine.name()
     );
 }
 
@@ -173,7 +193,13 @@ fn docker_stop_without_an_init_stalls_until_sigkill() {
 
 #[test]
 fn exit_codes_pass_through_docker_run() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        exit_codes_pass_through(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn exit_codes_pass_through(d: &mut Docker) {
     let base = d.base_image();
     let cases: [(&[&str], i32); 6] = [
         (&["--", "/bin/sh", "-c", "exit 0"], 0),
@@ -210,14 +236,20 @@ fn zombies(pid: i32) -> usize {
 
 #[test]
 fn orphans_leave_no_zombies_under_berth() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        orphans_leave_no_zombies(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn orphans_leave_no_zombies(d: &mut Docker) {
     let base = d.base_image();
 
     let c = d.run_detached(
         "reap",
         &[&base, "/berth", "run", "--", "/bin/sh", "-c", ORPHANS],
     );
-    wait_logs(&d, &c, "spawned");
+    wait_logs(d, &c, "spawned");
     let berth = d.host_pid(&c);
     assert_eq!(proc_stat(berth).unwrap().comm, "berth");
     // The orphans were re-parented to berth (PID 1)...
@@ -235,7 +267,7 @@ fn orphans_leave_no_zombies_under_berth() {
 
     // Without an init the same container keeps 5 zombies: the test can fail.
     let bare = d.run_detached("zombie", &[&base, "/bin/sh", "-c", ORPHANS]);
-    wait_logs(&d, &bare, "spawned");
+    wait_logs(d, &bare, "spawned");
     let pid1 = d.host_pid(&bare);
     let piled = poll(Duration::from_secs(10), || zombies(pid1) == 5);
     assert!(piled, "expected 5 zombies: {:?}", descendants(pid1));
@@ -244,7 +276,13 @@ fn orphans_leave_no_zombies_under_berth() {
 
 #[test]
 fn check_and_wait_reach_a_service_by_name_on_a_user_network() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        names_resolve_on_a_user_network(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn names_resolve_on_a_user_network(d: &mut Docker) {
     let base = d.base_image();
     let net = d.network();
 
@@ -336,7 +374,13 @@ fn check_and_wait_reach_a_service_by_name_on_a_user_network() {
 
 #[test]
 fn berth_under_docker_run_init_is_a_subreaper() {
-    let Some(mut d) = Docker::new() else { return };
+    if let Some(mut d) = Docker::new() {
+        under_run_init_berth_is_a_subreaper(&mut d);
+    }
+}
+
+/// Under any engine (tests/cases/podman.rs runs it under Podman).
+pub(super) fn under_run_init_berth_is_a_subreaper(d: &mut Docker) {
     let base = d.base_image();
 
     // Exit codes pass through docker-init and berth.
@@ -353,9 +397,9 @@ fn berth_under_docker_run_init_is_a_subreaper() {
             "--init", &base, "/berth", "run", "--", "/bin/sh", "-c", script,
         ],
     );
-    wait_logs(&d, &c, "ready");
+    wait_logs(d, &c, "ready");
     let pid1 = d.host_pid(&c);
-    assert_eq!(proc_stat(pid1).unwrap().comm, "docker-init");
+    assert_eq!(proc_stat(pid1).unwrap().comm, d.engine.init_name());
     let below = children(pid1);
     assert_eq!(below.len(), 1, "{below:?}");
     assert_eq!(below[0].comm, "berth");
@@ -367,36 +411,23 @@ fn berth_under_docker_run_init_is_a_subreaper() {
         descendants(pid1)
     );
 
-    // docker-init forwards SIGTERM to berth, berth to the app.
-    let took = timed_stop(&d, &c, &[]);
+    // The engine's init forwards SIGTERM to berth, berth to the app.
+    let took = timed_stop(d, &c, &[]);
     let code = d.exit_code(&c, Duration::from_secs(5));
-    eprintln!("docker stop with --init and berth: {took:.2?} (exit {code})");
+    eprintln!(
+        "{} stop with --init and berth: {took:.2?} (exit {code})",
+        d.engine.name()
+    );
     // 143, not docker's SIGKILL (137) at its stop timeout.
     assert_eq!(code, 128 + 15);
 }
 
 /// An image with redis-server and the shared libraries `ldd` lists, copied
 /// from this machine, plus /berth for the health check.
-fn redis_image(d: &mut Docker) -> String {
-    let server = "/usr/bin/redis-server";
+pub(super) fn redis_image(d: &mut Docker) -> String {
     let ctx = d.dir("redis");
     let root = ctx.join("rootfs");
-    let out = output_bounded(Command::new("ldd").arg(server), Duration::from_secs(10));
-    assert!(out.status.success(), "ldd {server}: redis-server is needed");
-    let mut files = vec![PathBuf::from(server)];
-    for line in text(&out.stdout).lines() {
-        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
-        // "/lib64/ld-linux-x86-64.so.2 (0x...)"
-        let path = line.split("=>").last().unwrap().split_whitespace().next();
-        if let Some(p) = path.filter(|p| p.starts_with('/')) {
-            files.push(PathBuf::from(p));
-        }
-    }
-    for f in &files {
-        let to = root.join(f.strip_prefix("/").unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(f, &to).unwrap_or_else(|e| panic!("copy {}: {e}", f.display()));
-    }
+    copy_with_libraries(&root, &["/usr/bin/redis-server"]);
     std::fs::create_dir_all(root.join("tmp")).unwrap();
     std::fs::copy(crate::support::berth_path(), root.join("berth")).unwrap();
     d.build(&ctx, "FROM scratch\nCOPY rootfs/ /\nWORKDIR /tmp\n")

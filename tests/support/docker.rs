@@ -1,4 +1,5 @@
-//! A real Docker engine for end-to-end tests.
+//! A real container engine for end-to-end tests: Docker, and Podman
+//! rootful and rootless ([`Engine`]); the same cases run under each.
 //!
 //! Nothing is pulled: every image is built `FROM scratch` from files this
 //! machine has (the berth binary cargo built for this test run, Debian's
@@ -6,7 +7,7 @@
 //! Every name is unique to the test (`berth-test-<pid>-<n>`), and [`Docker`]
 //! is a guard whose `Drop` removes the containers, compose projects,
 //! networks, images and build directories the test created, also when the
-//! test panics. Every `docker` call is bounded in time.
+//! test panics. Every engine call is bounded in time.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,9 +16,13 @@ use std::time::Duration;
 
 use super::{output_bounded, text};
 
-/// The default bound for one `docker` command (a build on fuse-overlayfs
+/// The default bound for one engine command (a build on fuse-overlayfs
 /// takes a few seconds; a hung engine must not hang the test).
 pub const DOCKER_LIMIT: Duration = Duration::from_secs(120);
+
+/// The unprivileged user rootless Podman runs as (scripts/setup.sh creates
+/// it, with subordinate uid and gid ranges for its user namespace).
+pub const ROOTLESS_USER: &str = "berth-podman";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -30,38 +35,103 @@ pub fn unique(what: &str) -> String {
     )
 }
 
-/// Whether a Docker engine answers. Without one the test says so plainly
-/// and passes as skipped, except under `CI=true`, where it fails: CI must
-/// never report a pass for tests that did not run.
-fn engine_answers() -> bool {
-    let why = match Command::new("docker").arg("--version").output() {
-        Err(e) => format!("no docker client on PATH ({e})"),
+/// Which engine a test drives. Their command lines are the same for what
+/// the tests do; the differences are here:
+/// - Podman builds with `--format docker`, or the image loses HEALTHCHECK;
+/// - Podman runs health checks from systemd timers, and this machine has no
+///   systemd: [`Docker::tick_health`] runs one with `podman healthcheck run`;
+/// - Podman's `--init` is catatonit, Docker's is docker-init (tini);
+/// - rootless Podman runs as [`ROOTLESS_USER`] with `--network none` added
+///   to every `run`: its networking needs /dev/net/tun, which only root may
+///   open here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Docker,
+    Podman,
+    RootlessPodman,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+            Engine::RootlessPodman => "rootless podman",
+        }
+    }
+
+    /// The engine's client, ready for its arguments.
+    pub fn command(self) -> Command {
+        match self {
+            Engine::Docker => Command::new("docker"),
+            Engine::Podman => Command::new("podman"),
+            Engine::RootlessPodman => {
+                let mut c = Command::new("runuser");
+                // runuser sets HOME and USER for the user; podman then keeps
+                // its images and run state under the user's own directories.
+                c.args(["-u", ROOTLESS_USER, "--", "podman"])
+                    .current_dir("/");
+                c
+            }
+        }
+    }
+
+    /// The command name of PID 1 under `run --init`: Docker's tini is
+    /// docker-init, Podman's catatonit is mounted as /run/podman-init.
+    pub fn init_name(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker-init",
+            _ => "podman-init",
+        }
+    }
+}
+
+/// Whether the engine answers. Without one the test says so plainly and
+/// passes as skipped, except under `CI=true`, where it fails: CI must never
+/// report a pass for tests that did not run.
+fn engine_answers(engine: Engine) -> bool {
+    let client = if engine == Engine::Docker {
+        "docker"
+    } else {
+        "podman"
+    };
+    let why = match Command::new(client).arg("--version").output() {
+        Err(e) => format!("no {client} client on PATH ({e})"),
         Ok(_) => {
+            let version = match engine {
+                Engine::Docker => "{{.ServerVersion}}",
+                _ => "{{.Version.Version}}",
+            };
             let out = output_bounded(
-                Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]),
-                Duration::from_secs(30),
+                engine.command().args(["info", "--format", version]),
+                Duration::from_secs(60),
             );
             if out.status.success() {
                 return true;
             }
             format!(
-                "`docker info` failed: {}",
+                "`{client} info` failed: {}",
                 text(&out.stderr).trim().lines().last().unwrap_or("")
             )
         }
     };
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("no Docker engine answers, and CI=true makes that a failure: {why}");
+        panic!(
+            "no {} engine answers, and CI=true makes that a failure: {why}",
+            engine.name()
+        );
     }
     eprintln!(
-        "SKIPPED: no Docker engine answers ({why}); this test did not run \
-         (with CI=true it fails)"
+        "SKIPPED: no {} engine answers ({why}); this test did not run \
+         (with CI=true it fails)",
+        engine.name()
     );
     false
 }
 
 /// One test's handle on the engine; removes what the test created on drop.
 pub struct Docker {
+    pub engine: Engine,
     containers: Vec<String>,
     images: Vec<String>,
     networks: Vec<String>,
@@ -71,12 +141,19 @@ pub struct Docker {
 }
 
 impl Docker {
-    /// `None` (after saying why) when no engine answers and CI is not set.
+    /// Docker; `None` (after saying why) when no engine answers and CI is
+    /// not set.
     pub fn new() -> Option<Docker> {
-        if !engine_answers() {
+        Docker::on(Engine::Docker)
+    }
+
+    /// The given engine, or `None` as for [`Docker::new`].
+    pub fn on(engine: Engine) -> Option<Docker> {
+        if !engine_answers(engine) {
             return None;
         }
         Some(Docker {
+            engine,
             containers: Vec::new(),
             images: Vec::new(),
             networks: Vec::new(),
@@ -85,17 +162,26 @@ impl Docker {
         })
     }
 
-    /// Runs `docker ARGS`, bounded, and returns its output whatever the status.
+    /// Runs `ENGINE ARGS`, bounded, and returns its output whatever the
+    /// status. Under rootless Podman a `run` gets `--network none`.
     pub fn try_run(&self, args: &[&str]) -> Output {
-        output_bounded(Command::new("docker").args(args), DOCKER_LIMIT)
+        let mut cmd = self.engine.command();
+        match args.split_first() {
+            Some((&"run", rest)) if self.engine == Engine::RootlessPodman => {
+                cmd.args(["run", "--network", "none"]).args(rest)
+            }
+            _ => cmd.args(args),
+        };
+        output_bounded(&mut cmd, DOCKER_LIMIT)
     }
 
-    /// Runs `docker ARGS`, which must succeed; returns trimmed stdout.
+    /// Runs `ENGINE ARGS`, which must succeed; returns trimmed stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.try_run(args);
         assert!(
             out.status.success(),
-            "docker {} failed ({}):\n{}{}",
+            "{} {} failed ({}):\n{}{}",
+            self.engine.name(),
             args.join(" "),
             out.status,
             text(&out.stdout),
@@ -151,17 +237,23 @@ impl Docker {
         let tag = unique("img");
         // Registered before building, so a half-built tag is removed too.
         self.images.push(tag.clone());
+        let mut cmd = self.engine.command();
+        if self.engine != Engine::Docker {
+            // Podman's default (OCI) format has no HEALTHCHECK.
+            cmd.args(["build", "--format", "docker"]);
+        } else {
+            // The classic builder: this engine has no BuildKit plugin,
+            // and scratch images need nothing else.
+            cmd.env("DOCKER_BUILDKIT", "0").arg("build");
+        }
         let out = output_bounded(
-            Command::new("docker")
-                // The classic builder: this engine has no BuildKit plugin,
-                // and scratch images need nothing else.
-                .env("DOCKER_BUILDKIT", "0")
+            cmd
                 // No cache: every test builds the same base image at about
                 // the same time, and a cache hit on another test's image
                 // races with that test removing it when it ends ("No such
                 // image" while tagging: the Docker build that failed once on
                 // a fresh CI run).
-                .args(["build", "--no-cache", "-q", "-t", &tag])
+                .args(["--no-cache", "-q", "-t", &tag])
                 .args(
                     build_args
                         .iter()
@@ -172,7 +264,8 @@ impl Docker {
         );
         assert!(
             out.status.success(),
-            "docker build failed:\n{dockerfile}\n{}",
+            "{} build failed:\n{dockerfile}\n{}",
+            self.engine.name(),
             text(&out.stderr)
         );
         tag
@@ -210,6 +303,14 @@ impl Docker {
         all.extend_from_slice(args);
         self.ok(&all);
         name
+    }
+
+    /// Podman without systemd runs no health check by itself: run one now
+    /// (`podman healthcheck run`). Docker runs them on its own schedule.
+    pub fn tick_health(&self, name: &str) {
+        if self.engine != Engine::Docker {
+            let _ = self.try_run(&["healthcheck", "run", name]);
+        }
     }
 
     /// `docker inspect -f FORMAT NAME`.
@@ -281,6 +382,30 @@ impl Drop for Docker {
         for dir in &self.dirs {
             let _ = std::fs::remove_dir_all(dir);
         }
+    }
+}
+
+/// Copies `binaries` from this machine into the image root `root` at the
+/// same paths, with the shared libraries `ldd` lists for them.
+pub fn copy_with_libraries(root: &Path, binaries: &[&str]) {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for binary in binaries {
+        let out = output_bounded(Command::new("ldd").arg(binary), Duration::from_secs(10));
+        assert!(out.status.success(), "ldd {binary}: is it installed?");
+        files.push(PathBuf::from(binary));
+        for line in text(&out.stdout).lines() {
+            // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
+            // "/lib64/ld-linux-x86-64.so.2 (0x...)"
+            let path = line.split("=>").last().unwrap().split_whitespace().next();
+            if let Some(p) = path.filter(|p| p.starts_with('/')) {
+                files.push(PathBuf::from(p));
+            }
+        }
+    }
+    for f in &files {
+        let to = root.join(f.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(f, &to).unwrap_or_else(|e| panic!("copy {}: {e}", f.display()));
     }
 }
 

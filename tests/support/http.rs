@@ -341,8 +341,20 @@ fn read_request(reader: &mut impl BufRead, stop: &AtomicBool) -> Result<Hit, Unr
 /// - `/headers/N`: 200 with N more headers
 /// - `/long-header/N`: 200 with one header whose value is N bytes
 /// - `/chunked`: 200 "all good" in chunks, with a chunk extension
+/// - `/actuator/STATUS`: 200 with Spring Boot's health JSON, the database
+///   component's status STATUS
 fn respond(hit: &Hit) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let path = hit.path.as_str();
+    if let Some(db) = path.strip_prefix("/actuator/") {
+        let body = format!(
+            r#"{{"status":"{db}","components":{{"db":{{"status":"{db}","details":{{"database":"PostgreSQL"}}}},"ping":{{"status":"UP"}}}}}}"#
+        );
+        let json = (
+            "Content-Type".to_string(),
+            "application/vnd.spring-boot.actuator.v3+json".to_string(),
+        );
+        return (200, vec![json], body.into_bytes());
+    }
     if path == "/ok" {
         return (200, vec![], b"all good".to_vec());
     }
