@@ -357,6 +357,10 @@ pub mod frame {
             2 => Type::Header,
             3 => Type::Body,
             8 => Type::Heartbeat,
+            // A TLS record (alert or handshake): a TLS listener.
+            21 | 22 if *c0 == 3 => {
+                return Err("the server speaks TLS on this port: use amqps://".into());
+            }
             _ => {
                 return Err(format!(
                     "not an AMQP server (it sent {})",

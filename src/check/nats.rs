@@ -111,10 +111,9 @@ impl Probe for Nats {
             let line = wire.line(LINE_LIMIT)?;
             match proto::reply(&line) {
                 proto::Reply::Pong => {
-                    let server = match (info.name, info.version) {
-                        (Some(n), Some(v)) => format!(" (server {} {})", clip(&n), clip(&v)),
-                        (None, Some(v)) => format!(" (nats-server {})", clip(&v)),
-                        _ => String::new(),
+                    let server = match info.version {
+                        Some(v) => format!(" (nats-server {})", clip(&v)),
+                        None => String::new(),
                     };
                     return Ok(format!("PONG{server}"));
                 }
@@ -170,7 +169,6 @@ pub mod proto {
     pub struct Info {
         pub tls_required: bool,
         pub tls_available: bool,
-        pub name: Option<String>,
         pub version: Option<String>,
     }
 
@@ -223,7 +221,6 @@ pub mod proto {
             match key.as_str() {
                 "tls_required" => info.tls_required = s.boolean()?,
                 "tls_available" => info.tls_available = s.boolean()?,
-                "server_name" => info.name = Some(s.string()?),
                 "version" => info.version = Some(s.string()?),
                 _ => s.skip(0)?,
             }
@@ -370,7 +367,6 @@ mod tests {
             Info {
                 tls_required: true,
                 tls_available: false,
-                name: Some("n1".into()),
                 version: Some("2.9.10".into()),
             }
         );

@@ -64,9 +64,10 @@ impl Wire {
         if !self.buf.is_empty() {
             return Err("the server sent more than its greeting before the TLS handshake".into());
         }
-        let Conn::Plain(sock) = std::mem::replace(&mut self.conn, Conn::Gone) else {
+        let Conn::Plain(mut sock) = std::mem::replace(&mut self.conn, Conn::Gone) else {
             return Err("TLS is already on".into());
         };
+        sock.restart_first();
         let peer = tls.peer(host)?;
         let stream = peer.handshake(sock, attempt)?;
         self.conn = Conn::Tls(Box::new(stream), peer);
@@ -157,9 +158,17 @@ impl Wire {
         }
     }
 
+    /// The peer hung up; what it sent of a reply not taken whole is shown
+    /// (a peer of another protocol says something and hangs up).
     fn closed(&self) -> String {
         match (&self.conn, self.heard) {
             (Conn::Tls(..), false) => net::closed_after_handshake(self.hint),
+            _ if !self.buf.is_empty() => format!(
+                "{} (it sent {}; {})",
+                net::closed(false, ""),
+                super::tls::printable(&self.buf[..self.buf.len().min(8)]),
+                self.hint
+            ),
             _ => net::closed(!self.heard, self.hint),
         }
     }
