@@ -64,13 +64,13 @@ impl Nats {
         match (&self.target.user, self.target.secret()) {
             (Some(user), password) => {
                 json.push_str(",\"user\":");
-                json_string(&mut json, user);
+                proto::json_string(&mut json, user);
                 json.push_str(",\"pass\":");
-                json_string(&mut json, password.map_or("", |p| p.expose()));
+                proto::json_string(&mut json, password.map_or("", |p| p.expose()));
             }
             (None, Some(token)) => {
                 json.push_str(",\"auth_token\":");
-                json_string(&mut json, token.expose());
+                proto::json_string(&mut json, token.expose());
             }
             (None, None) => {}
         }
@@ -145,25 +145,25 @@ impl Nats {
     }
 }
 
-/// Appends `text` as a JSON string.
-fn json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// The server's lines: INFO's JSON (the few fields a check needs, read by
 /// a small scanner that skips the rest) and the replies to CONNECT and
 /// PING. Pure functions over bytes, for the fuzz target `brokers`.
 pub mod proto {
     use super::HINT;
+
+    /// Appends `text` as a JSON string.
+    pub fn json_string(out: &mut String, text: &str) {
+        out.push('"');
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
 
     #[derive(Debug, Default, PartialEq, Eq)]
     pub struct Info {
