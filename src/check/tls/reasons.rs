@@ -1,8 +1,8 @@
 //! One wording for every TLS failure, whatever the protocol: why a
 //! handshake failed (a peer that does not speak TLS, a certificate not
 //! trusted, a name mismatch, a client certificate missing or refused), each
-//! with the option that fixes it. HTTP, PostgreSQL, Redis and gRPC report
-//! TLS failures only through here.
+//! with the option that fixes it. HTTP, PostgreSQL, Redis, gRPC, AMQP and
+//! NATS report TLS failures only through here.
 
 use std::io;
 use std::sync::atomic::Ordering;
