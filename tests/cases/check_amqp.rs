@@ -115,6 +115,20 @@ fn peers_that_are_not_rabbitmq() {
         }
     });
     check(&["amqp", &at(amqp10)], &[]).unhealthy("speaks AMQP 1.0, not 0-9-1", &[secret]);
+    // A broker that hangs up after the login (RabbitMQ does, to a client
+    // that does not advertise authentication_failure_close).
+    let hangs_up = hostile::serve(|mut s| {
+        use std::io::{Read, Write};
+        let mut buf = [0; 4096];
+        if s.read_exact(&mut buf[..8]).is_ok() {
+            let _ = s.write_all(&connection_start());
+            let _ = s.read(&mut buf);
+        }
+    });
+    check(&["amqp", &at(hangs_up)], &[]).unhealthy(
+        "login refused? (the broker hung up after the login)",
+        &[secret],
+    );
     // A real server of another protocol on the port.
     let nats = nats(&[]);
     check(&["amqp", &at(nats.port)], &[]).unhealthy("not an AMQP server", &[secret]);
@@ -130,4 +144,26 @@ fn peers_that_are_not_rabbitmq() {
         &[],
     )
     .unhealthy("timed out during the TLS handshake", &[secret]);
+}
+
+/// A connection.start frame as RabbitMQ sends it (product, version, PLAIN).
+fn connection_start() -> Vec<u8> {
+    let mut props = Vec::new();
+    for (k, v) in [("product", "RabbitMQ"), ("version", "3.10.8")] {
+        props.push(k.len() as u8);
+        props.extend(k.as_bytes());
+        props.push(b'S');
+        props.extend((v.len() as u32).to_be_bytes());
+        props.extend(v.as_bytes());
+    }
+    let mut payload = vec![0, 10, 0, 10, 0, 9];
+    for field in [&props[..], b"PLAIN AMQPLAIN", b"en_US"] {
+        payload.extend((field.len() as u32).to_be_bytes());
+        payload.extend(field);
+    }
+    let mut frame = vec![1, 0, 0];
+    frame.extend((payload.len() as u32).to_be_bytes());
+    frame.extend(payload);
+    frame.push(0xCE);
+    frame
 }
