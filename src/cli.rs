@@ -291,7 +291,7 @@ pub struct GrpcArgs {
 }
 
 with_tls! {
-/// Check a RabbitMQ (AMQP 0-9-1) broker: a real login and connection.open on the vhost, then a clean close.
+/// Check a RabbitMQ (AMQP 0-9-1) broker: a real login, connection.open on the vhost, not blocked by a resource alarm, then a clean close.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "amqp")]
 pub struct AmqpArgs {

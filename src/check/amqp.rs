@@ -201,7 +201,7 @@ impl Probe for Amqp {
     }
 }
 
-/// Reads methods on channel 0 until `judge` says done (`Ok(true)`) or
+/// Reads methods (channels 0 and 1) until `judge` says done (`Ok(true)`) or
 /// fails, passing over at most MAX_SKIPPED others.
 fn loop_methods(
     wire: &mut Wire,
