@@ -39,15 +39,21 @@ PY=$VENV/bin/python3
 work=$(mktemp -d /tmp/berth-bench-brokers.XXXXXX)
 chmod 755 "$work"
 pids=()
+epmd=
 cleanup() {
+  # The servers first (the RabbitMQ node unregisters from its epmd as it
+  # stops), epmd last.
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do
     for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
   done
+  [ -n "$epmd" ] && kill -TERM "$epmd" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A foreground command as a package's user. (Servers are started with
+# setpriv itself, which execs, so that $! is the server's own pid.)
 as() { setpriv --reuid="$1" --regid="$1" --init-groups -- "${@:2}"; }
 
 # --- RabbitMQ: its own epmd in the foreground (so it ends with the
@@ -66,10 +72,11 @@ rmq_env=(env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME="$rmq" ERL_EPMD_PORT="$epmd
   RABBITMQ_MNESIA_BASE="$rmq/mnesia" RABBITMQ_LOG_BASE="$rmq/log" RABBITMQ_LOGS=-
   RABBITMQ_CONFIG_FILE="$rmq/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$rmq/enabled_plugins"
   RABBITMQ_CONF_ENV_FILE="$rmq/rabbitmq-env.conf")
-as rabbitmq /usr/bin/epmd -port "$epmd_port" >"$work/epmd.log" 2>&1 &
-pids+=($!)
+setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups -- /usr/bin/epmd -port "$epmd_port" >"$work/epmd.log" 2>&1 &
+epmd=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$epmd_port") 2>/dev/null && break; sleep 0.1; done
-as rabbitmq "${rmq_env[@]}" "$RABBIT/rabbitmq-server" >"$work/rabbitmq.log" 2>&1 &
+# SIGTERM makes the script stop the node (rabbitmqctl stop) and wait.
+setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups -- "${rmq_env[@]}" "$RABBIT/rabbitmq-server" >"$work/rabbitmq.log" 2>&1 &
 pids+=($!)
 ready=false
 for _ in $(seq 60); do
@@ -84,10 +91,10 @@ as rabbitmq "${rmq_env[@]}" "$RABBIT/rabbitmqctl" -q set_permissions -p prod app
 
 # --- NATS and memcached.
 nats_port=$(free_port)
-as nats /usr/sbin/nats-server -a 127.0.0.1 -p "$nats_port" --user app --pass "$PW" >"$work/nats.log" 2>&1 &
+setpriv --reuid=nats --regid=nats --init-groups -- /usr/sbin/nats-server -a 127.0.0.1 -p "$nats_port" --user app --pass "$PW" >"$work/nats.log" 2>&1 &
 pids+=($!)
 mc_port=$(free_port)
-as memcache /usr/bin/memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 16 >"$work/memcached.log" 2>&1 &
+setpriv --reuid=memcache --regid=memcache --init-groups -- /usr/bin/memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 16 >"$work/memcached.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
   "$BERTH" check nats "nats://app:$PW@127.0.0.1:$nats_port" >/dev/null 2>&1 &&
