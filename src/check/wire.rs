@@ -34,6 +34,9 @@ pub struct Wire {
     /// What a peer that hangs up without a word may be instead, for
     /// `net::closed` ("not an AMQP server?").
     hint: &'static str,
+    /// Its phase names a timeout, whether the socket's deadline or
+    /// `run_once`'s strikes first.
+    attempt: Attempt,
 }
 
 impl Wire {
@@ -51,6 +54,7 @@ impl Wire {
             buf: Vec::new(),
             heard: false,
             hint,
+            attempt: attempt.clone(),
         };
         match tls {
             Some(tls) => wire.upgrade(tls, host, attempt),
@@ -84,7 +88,7 @@ impl Wire {
         };
         result.map_err(|e| match self.tls_reason(&e) {
             Some(r) => r,
-            None if net::is_timeout(&e) => "timed out while sending the request".into(),
+            None if net::is_timeout(&e) => self.timed_out(),
             None if net::is_closed(&e) => net::closed(!self.heard, self.hint),
             None => format!("cannot send the request: {}", crate::exit::io_reason(&e)),
         })
@@ -151,7 +155,7 @@ impl Wire {
             }
             Err(e) => Err(match self.tls_reason(&e) {
                 Some(r) => r,
-                None if net::is_timeout(&e) => "timed out waiting for the reply".into(),
+                None if net::is_timeout(&e) => self.timed_out(),
                 None if net::is_closed(&e) => self.closed(),
                 None => format!("cannot read the reply: {}", crate::exit::io_reason(&e)),
             }),
@@ -171,6 +175,10 @@ impl Wire {
             ),
             _ => net::closed(!self.heard, self.hint),
         }
+    }
+
+    fn timed_out(&self) -> String {
+        format!("timed out {}", self.attempt.current_phase())
     }
 
     fn tls_reason(&self, e: &std::io::Error) -> Option<String> {
