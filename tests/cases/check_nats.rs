@@ -60,7 +60,7 @@ fn token() {
 
 #[test]
 fn tls_after_info() {
-    let n = nats_tls();
+    let n = nats_tls(false);
     let ca = certs::certs().ca.display().to_string();
     let auth = format!("{NATS_USER}:{NATS_PASSWORD}@");
     let tls = format!("tls://{auth}localhost:{}", n.port);
@@ -84,6 +84,28 @@ fn tls_after_info() {
         &[],
     )
     .unhealthy("the server offers no TLS", &[]);
+}
+
+#[test]
+fn tls_with_client_certificates() {
+    let n = nats_tls(true);
+    let ca = certs::certs().ca.display().to_string();
+    let (cert, key) = certs::pki().client("sec1");
+    let tls = format!("tls://{NATS_USER}:{NATS_PASSWORD}@localhost:{}", n.port);
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let run = check(
+        &[
+            "nats", &tls, "--cacert", &ca, "--cert", &cert, "--key", &key,
+        ],
+        &[],
+    );
+    run.healthy("PONG");
+    run.no_secrets(&[NATS_PASSWORD]);
+    for line in certs::pki().key_lines() {
+        run.no_secrets(&[&line]);
+    }
+    check(&["nats", &tls, "--cacert", &ca], &[])
+        .unhealthy("the server requires a client certificate", &[NATS_PASSWORD]);
 }
 
 #[test]

@@ -232,12 +232,13 @@ pub fn nats(args: &[&str]) -> Nats {
     Nats { port }
 }
 
-/// NATS with TLS required, the test CA's server certificate.
-pub fn nats_tls() -> Nats {
+/// NATS with TLS required, the test CA's server certificate; with
+/// `client_certs`, client certificates signed by the test CA required too.
+pub fn nats_tls(client_certs: bool) -> Nats {
     let dir = owned_dir("nats-certs", "nats");
     let path = |f: &str| dir.join(f).display().to_string();
-    let (cert, key) = (path("server.pem"), path("server.key"));
-    nats(&[
+    let (cert, key, ca) = (path("server.pem"), path("server.key"), path("ca.pem"));
+    let mut args = vec![
         "--tls",
         "--tlscert",
         &cert,
@@ -247,7 +248,11 @@ pub fn nats_tls() -> Nats {
         NATS_USER,
         "--pass",
         NATS_PASSWORD,
-    ])
+    ];
+    if client_certs {
+        args.extend(["--tlscacert", &ca, "--tlsverify"]);
+    }
+    nats(&args)
 }
 
 /// A memcached server on a fresh loopback port.

@@ -112,8 +112,9 @@ impl Peer {
         match alert {
             A::CertificateRequired => self.needs_cert(),
             // TLS 1.2 servers (OpenSSL) answer a missing certificate with
-            // a plain handshake_failure.
-            A::HandshakeFailure if asked && !self.has_cert => self.needs_cert(),
+            // a plain handshake_failure, Go's (NATS, before Go 1.21) with
+            // bad_certificate.
+            A::HandshakeFailure | A::BadCertificate if asked && !self.has_cert => self.needs_cert(),
             A::BadCertificate
             | A::UnsupportedCertificate
             | A::CertificateRevoked
