@@ -66,7 +66,8 @@ apt_build=(musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross git procps)
 # Build scripts are linked for the host: rustup's toolchain expects a cc.
 command -v cc >/dev/null || apt_build+=(gcc libc6-dev)
 # What the tests start or compare against (see tests/support and bench/).
-apt_test=(redis-server redis-tools postgresql-15 postgresql-client-15 tini dumb-init catatonit
+apt_test=(redis-server redis-tools postgresql-15 postgresql-client-15 rabbitmq-server nats-server memcached
+  tini dumb-init catatonit
   curl wget hyperfine wait-for-it busybox-static file time jq docker-compose python3 python3-yaml python3-venv
   util-linux bsdutils procps openssl debootstrap iproute2 nftables mariadb-server mariadb-client
   # Podman (tests/cases/podman.rs, kube.rs): rootless needs uidmap's

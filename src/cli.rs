@@ -155,7 +155,7 @@ pub struct WaitArgs {
     #[argh(switch, short = 'q')]
     pub quiet: bool,
 
-    /// dependencies to wait for (http, https, http+unix, postgres, postgresql, mysql, mariadb, redis, rediss, valkey, valkeys, grpc, grpcs, tcp, file URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]. TLS: https/rediss/grpcs take #cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure, postgres takes sslmode, sslrootcert, sslcert, sslkey parameters, mysql/mariadb ssl-mode, ssl-ca, ssl-cert, ssl-key
+    /// dependencies to wait for (http, https, http+unix, postgres, postgresql, mysql, mariadb, redis, rediss, valkey, valkeys, grpc, grpcs, amqp, amqps, nats, tls, memcached, tcp, file URLs), then `--` and the command to exec [BERTH_WAIT, comma-separated]; tls:// is NATS over TLS. TLS: https/rediss/grpcs/amqps/tls take #cacert=FILE&cert=FILE&key=FILE&servername=NAME&insecure, postgres takes sslmode, sslrootcert, sslcert, sslkey parameters, mysql/mariadb ssl-mode, ssl-ca, ssl-cert, ssl-key
     #[argh(positional)]
     pub urls: Vec<String>,
 }
@@ -186,6 +186,9 @@ pub enum CheckKind {
     Mysql(MysqlArgs),
     Redis(RedisArgs),
     Grpc(GrpcArgs),
+    Amqp(AmqpArgs),
+    Nats(NatsArgs),
+    Memcached(MemcachedArgs),
     Tcp(TcpArgs),
     File(FileArgs),
 }
@@ -324,6 +327,51 @@ pub struct GrpcArgs {
     #[argh(option)]
     pub timeout: Option<String>,
 }
+}
+
+with_tls! {
+/// Check a RabbitMQ (AMQP 0-9-1) broker: a real login, connection.open on the vhost, not blocked by a resource alarm, then a clean close.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "amqp")]
+pub struct AmqpArgs {
+    /// amqp://[USER:PASSWORD@]HOST[:PORT][/VHOST] or amqps:// for TLS (TLS settings may also come in its fragment); the vhost is percent-decoded (%2F is '/'), "/" when left out; no user means guest:guest, as RabbitMQ's clients assume
+    #[argh(positional)]
+    pub url: String,
+
+
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
+    #[argh(option)]
+    pub timeout: Option<String>,
+}
+}
+
+with_tls! {
+/// Check a NATS server: INFO, CONNECT with the URL's credentials, and PING answered by PONG.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "nats")]
+pub struct NatsArgs {
+    /// nats://[USER:PASSWORD@|TOKEN@]HOST[:PORT], or tls:// for TLS as NATS clients write it (TLS settings may also come in its fragment)
+    #[argh(positional)]
+    pub url: String,
+
+
+    /// give up after DUR, all phases included; 0: no limit (default 3s)
+    #[argh(option)]
+    pub timeout: Option<String>,
+}
+}
+
+/// Check a memcached server: `version` must be answered.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "memcached")]
+pub struct MemcachedArgs {
+    /// HOST:PORT or memcached://HOST[:PORT] (default port 11211; IPv6 as [::1]:11211)
+    #[argh(positional)]
+    pub address: String,
+
+    /// give up after DUR; 0: no limit (default 3s)
+    #[argh(option)]
+    pub timeout: Option<String>,
 }
 
 /// Check that a file exists and, with --max-age, was modified recently (worker heartbeats).

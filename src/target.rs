@@ -29,6 +29,9 @@ pub enum Kind {
     Mysql,
     Redis,
     Grpc,
+    Amqp,
+    Nats,
+    Memcached,
     Tcp,
     File,
 }
@@ -148,6 +151,36 @@ pub const SCHEMES: &[Scheme] = &[
         tls: true,
         takes_tls: true,
         ..row("grpcs", Kind::Grpc)
+    },
+    Scheme {
+        default_port: Some(5672),
+        tls_twin: Some("amqps"),
+        ..row("amqp", Kind::Amqp)
+    },
+    Scheme {
+        tls: true,
+        default_port: Some(5671),
+        takes_tls: true,
+        ..row("amqps", Kind::Amqp)
+    },
+    // A user info without ':' is a token, as NATS clients read it.
+    Scheme {
+        default_port: Some(4222),
+        tls_twin: Some("tls"),
+        bare_userinfo_is_secret: true,
+        ..row("nats", Kind::Nats)
+    },
+    // NATS with TLS: `tls://` is the scheme NATS clients take for it.
+    Scheme {
+        tls: true,
+        default_port: Some(4222),
+        takes_tls: true,
+        bare_userinfo_is_secret: true,
+        ..row("tls", Kind::Nats)
+    },
+    Scheme {
+        default_port: Some(11211),
+        ..row("memcached", Kind::Memcached)
     },
     row("tcp", Kind::Tcp),
     Scheme {

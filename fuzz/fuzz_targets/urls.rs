@@ -25,7 +25,7 @@ use libfuzzer_sys::fuzz_target;
 use percent_encoding::percent_decode_str;
 
 /// Every scheme berth accepts (README, "URL schemes").
-const SCHEMES: [&str; 15] = [
+const SCHEMES: [&str; 20] = [
     "http",
     "https",
     "http+unix",
@@ -39,12 +39,18 @@ const SCHEMES: [&str; 15] = [
     "valkeys",
     "grpc",
     "grpcs",
+    "amqp",
+    "amqps",
+    "nats",
+    "tls",
+    "memcached",
     "tcp",
     "file",
 ];
 
-/// Where the user info alone is the password (redis-cli -u, the redis crate).
-const BARE_USERINFO: [&str; 4] = ["redis", "rediss", "valkey", "valkeys"];
+/// Where the user info alone is the password (redis-cli -u, the redis crate)
+/// or the token (NATS clients).
+const BARE_USERINFO: [&str; 6] = ["redis", "rediss", "valkey", "valkeys", "nats", "tls"];
 
 /// Where the query may carry `password=` (libpq's connection URIs, and
 /// the MySQL URLs of the same shape).

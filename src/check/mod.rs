@@ -5,18 +5,22 @@
 //! (`target.rs`) and one line in `from_target`. Every protocol reaches its
 //! peer through `net` and speaks TLS through `tls`.
 
+pub mod amqp;
 pub mod attempt;
 pub mod file;
 pub mod grpc;
 pub mod h2;
 pub mod http;
 pub mod json;
+pub mod memcached;
 pub mod mysql;
+pub mod nats;
 pub mod net;
 pub mod postgres;
 pub mod redis;
 pub mod tcp;
 pub mod tls;
+pub mod wire;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,6 +68,9 @@ pub fn from_target(target: Target) -> Result<Arc<dyn Probe>, String> {
         Kind::Mysql => Arc::new(mysql::Mysql::from_target(target)?),
         Kind::Redis => Arc::new(redis::Redis::from_target(target)?),
         Kind::Grpc => Arc::new(grpc::Grpc::from_target(target)?),
+        Kind::Amqp => Arc::new(amqp::Amqp::from_target(target)?),
+        Kind::Nats => Arc::new(nats::Nats::from_target(target)?),
+        Kind::Memcached => Arc::new(memcached::Memcached::from_target(target)?),
         Kind::Tcp => Arc::new(tcp::Tcp::from_target(target)?),
         Kind::File => Arc::new(file::File::from_target(target)?),
     })
@@ -204,6 +211,11 @@ pub fn main(args: CheckArgs) -> u8 {
         CheckKind::Mysql(a) => mysql::Mysql::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
         CheckKind::Redis(a) => redis::Redis::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
         CheckKind::Grpc(a) => grpc::Grpc::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
+        CheckKind::Amqp(a) => amqp::Amqp::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
+        CheckKind::Nats(a) => nats::Nats::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
+        CheckKind::Memcached(a) => {
+            memcached::Memcached::from_args(a).map(|(p, t)| (Arc::new(p) as _, t))
+        }
         CheckKind::Tcp(a) => tcp::Tcp::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
         CheckKind::File(a) => file::File::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),
     };

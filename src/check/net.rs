@@ -271,6 +271,13 @@ impl Bounded {
         &self.first[..self.seen]
     }
 
+    /// Forgets what the peer has sent so far: a protocol that starts TLS
+    /// after a plain-text greeting (NATS) judges the handshake's first
+    /// bytes, not the greeting's.
+    pub fn restart_first(&mut self) {
+        self.seen = 0;
+    }
+
     /// Whether the peer has sent anything yet.
     pub fn sent_nothing(&self) -> bool {
         self.seen == 0

@@ -181,7 +181,12 @@ fn peers_that_reset_mid_exchange_are_unhealthy_with_a_reason() {
     let redis = resets_after(b"+PO");
     // An authentication request cut short.
     let postgres = resets_after(b"R\0\0\0");
+    // A frame header cut short; a version line cut short.
+    let amqp = resets_after(b"\x01\0\0\0\0\x01");
+    let memcached = resets_after(b"VERS");
     let cases = [
+        vec!["amqp".into(), format!("amqp://app:pw@127.0.0.1:{amqp}/")],
+        vec!["memcached".into(), format!("127.0.0.1:{memcached}")],
         vec!["http".to_string(), format!("http://127.0.0.1:{http}/")],
         vec!["redis".into(), format!("redis://127.0.0.1:{redis}")],
         vec![

@@ -1,7 +1,10 @@
+mod check_amqp;
 mod check_file;
 mod check_grpc;
 mod check_http;
+mod check_memcached;
 mod check_mysql;
+mod check_nats;
 mod check_postgres;
 mod check_redis;
 mod check_unix_http;

@@ -144,6 +144,7 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+pub mod brokers;
 pub mod certs;
 pub mod daemon;
 pub mod deadnet;

@@ -1,8 +1,8 @@
-//! TLS for every check that speaks it (HTTPS, PostgreSQL, MySQL, Redis, gRPC):
-//! rustls on a lean ring provider, trust from the system's CAs or from a
-//! CA file (which replaces them, as `--cacert` does in curl), client
-//! certificates, and one wording for every TLS failure whatever the
-//! protocol.
+//! TLS for every check that speaks it (HTTPS, PostgreSQL, MySQL, Redis,
+//! gRPC, AMQP, NATS): rustls on a lean ring provider, trust from the
+//! system's CAs or from a CA file (which replaces them, as `--cacert` does
+//! in curl), client certificates, and one wording for every TLS failure
+//! whatever the protocol.
 //!
 //! The API is two steps. `Tls::new(&TlsOptions)` reads every file once (so
 //! a bad `--cacert`, `--cert` or `--key` is reported before any connection)

@@ -1,8 +1,8 @@
 //! One wording for every TLS failure, whatever the protocol: why a
 //! handshake failed (a peer that does not speak TLS, a certificate not
 //! trusted, a name mismatch, a client certificate missing or refused), each
-//! with the option that fixes it. HTTP, PostgreSQL, Redis and gRPC report
-//! TLS failures only through here.
+//! with the option that fixes it. HTTP, PostgreSQL, Redis, gRPC, AMQP and
+//! NATS report TLS failures only through here.
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -112,8 +112,9 @@ impl Peer {
         match alert {
             A::CertificateRequired => self.needs_cert(),
             // TLS 1.2 servers (OpenSSL) answer a missing certificate with
-            // a plain handshake_failure.
-            A::HandshakeFailure if asked && !self.has_cert => self.needs_cert(),
+            // a plain handshake_failure, Go's (NATS, before Go 1.21) with
+            // bad_certificate.
+            A::HandshakeFailure | A::BadCertificate if asked && !self.has_cert => self.needs_cert(),
             A::BadCertificate
             | A::UnsupportedCertificate
             | A::CertificateRevoked
