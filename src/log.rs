@@ -58,5 +58,8 @@ pub fn debug(msg: std::fmt::Arguments) {
 /// shown as written (`crate::expand::as_written`): the value may be a
 /// secret.
 pub fn error(msg: std::fmt::Arguments) {
-    line(format_args!("{}", crate::expand::as_written(&msg.to_string())));
+    line(format_args!(
+        "{}",
+        crate::expand::as_written(&msg.to_string())
+    ));
 }
