@@ -65,11 +65,12 @@ arch_env() {
 # server. aarch64 runs every PostgreSQL test and the pre-start lock too;
 # the others run the PostgreSQL logins (SCRAM, MD5, TLS modes, the ping),
 # which keeps CI's time for seven emulated architectures in bounds (most of
-# a PostgreSQL test's time is its server starting, natively).
+# a PostgreSQL test's time is its server starting, natively). s390x, the
+# big-endian one, also runs the gRPC check's tests (HTTP/2 framing, HPACK).
 arch_subset_filter() {
-  if [ "$1" = aarch64-unknown-linux-musl ]; then
-    echo 'test(/^cases::(run|gate|pre_lock|check_http|check_postgres|check_redis)::/)'
-  else
-    echo 'test(/^cases::(run|gate|check_http|check_redis)::/) | test(/^cases::check_postgres::(login_and_query_with_scram|md5_password|ssl_modes|ping_means_pg_isready)$/)'
-  fi
+  case $1 in
+  aarch64-unknown-linux-musl) echo 'test(/^cases::(run|gate|pre_lock|check_http|check_postgres|check_redis)::/)' ;;
+  s390x-unknown-linux-musl) echo 'test(/^cases::(run|gate|check_http|check_redis|check_grpc)::/) | test(/^cases::check_postgres::(login_and_query_with_scram|md5_password|ssl_modes|ping_means_pg_isready)$/)' ;;
+  *) echo 'test(/^cases::(run|gate|check_http|check_redis)::/) | test(/^cases::check_postgres::(login_and_query_with_scram|md5_password|ssl_modes|ping_means_pg_isready)$/)' ;;
+  esac
 }

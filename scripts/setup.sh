@@ -168,11 +168,14 @@ if [ "$mode" = arches ] && { [ ! -e $musl_rv/libc.a ] || [ ! -x /usr/bin/riscv64
     cd musl-*/
     ./configure --target=riscv64-linux-gnu CROSS_COMPILE=riscv64-linux-gnu- --prefix=/usr \
       --libdir=$musl_rv --includedir=/usr/include/riscv64-linux-musl --syslibdir=$musl_rv \
-      --disable-shared --enable-wrapper=gcc >/dev/null
-    make -j"$(nproc)" >/dev/null
-    make install-libs install-headers >/dev/null
+      --disable-shared --enable-wrapper=gcc
+    make -j"$(nproc)"
+    # Only the libraries, headers and specs: `make install` would also
+    # replace musl-tools' /usr/bin/musl-gcc with a riscv64 one.
+    make install-libs install-headers
     install -m 644 lib/musl-gcc.specs $musl_rv/musl-gcc.specs
-  ) || die "building riscv64 musl failed (its build directory: $work)"
+  ) >"$work.log" 2>&1 || { tail -20 "$work.log" >&2; die "building riscv64 musl failed (log: $work.log, sources: $work)"; }
+  rm -f "$work.log"
   rm -rf "$work"
   printf '#!/bin/sh\nexec "${REALGCC:-riscv64-linux-gnu-gcc}" "$@" -specs "%s/musl-gcc.specs"\n' $musl_rv >/usr/bin/riscv64-linux-musl-gcc
   chmod 755 /usr/bin/riscv64-linux-musl-gcc
