@@ -79,10 +79,10 @@ for t in "${targets[@]}"; do
   fi
   runner=native
   [ "$qemu" = - ] || runner="qemu-$qemu${QEMU_CPU:+ -cpu $QEMU_CPU}"
-  rows+=("$(printf '%-32s %-14s %10s %8s %8s %8s  %s' "$t" "$runner" "$size" "$rss" "$floor" "$((rss - floor))" "$passed")")
+  rows+=("$(printf '%-32s %-22s %10s %8s %8s %8s  %s' "$t" "$runner" "$size" "$rss" "$floor" "$((rss - floor))" "$passed")")
 done
 
 echo
-printf '%-32s %-14s %10s %8s %8s %8s  %s\n' target "run by" bytes "rss kB" "floor kB" "berth kB" "qemu subset"
+printf '%-32s %-22s %10s %8s %8s %8s  %s\n' target "run by" bytes "rss kB" "floor kB" "berth kB" "qemu subset"
 printf '%s\n' "${rows[@]}"
 echo "qemu: $(qemu-aarch64-static --version | head -1)"
