@@ -71,7 +71,8 @@ done
   echo "berth $version, commit $commit"
   rustc -vV
   cargo -V
-  pkgs=(musl-tools musl-dev binutils)
+  # musl-dev:amd64: other architectures' musl-dev may be installed too.
+  pkgs=(musl-tools musl-dev:amd64 binutils)
   for t in $targets; do
     gnu=$(arch_field "$t" gnu) deb=$(arch_field "$t" debian)
     [ "$deb" = amd64 ] && continue
@@ -79,7 +80,10 @@ done
     pkgs+=("gcc-$gnu" "binutils-$gnu")
     case $(arch_field "$t" std) in
     prebuilt) pkgs+=("libc6-dev-$deb-cross") ;;
-    source) [ "$deb" = riscv64 ] && echo "musl riscv64: built from Debian's musl source" || pkgs+=("musl-dev:$deb") ;;
+    source)
+      echo "$t: std built from the toolchain's rust-src (-Zbuild-std=std,panic_abort, RUSTC_BOOTSTRAP=1)"
+      [ "$deb" = riscv64 ] && echo "musl for riscv64: built from Debian's musl source" || pkgs+=("musl-dev:$deb")
+      ;;
     esac
   done
   for pkg in "${pkgs[@]}"; do
