@@ -92,8 +92,9 @@ if [ "$mode" = arches ]; then
     apt_arches+=("gcc-$gnu" "g++-$gnu")
     [ "$deb" = riscv64 ] || { apt_arches+=("musl-dev:$deb"); arches_foreign+=("$deb"); }
   done
+  foreign=$(dpkg --print-foreign-architectures)
   for a in "${arches_foreign[@]}"; do
-    dpkg --print-foreign-architectures | grep -qx "$a" && continue
+    grep -qx "$a" <<<"$foreign" && continue
     as_root || die "dpkg does not install $a packages; as root: dpkg --add-architecture $a"
     say "dpkg --add-architecture $a"
     dpkg --add-architecture "$a"
