@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The release set of the committed HEAD, built so that anyone can rebuild
-# the same bytes: both static binaries, SHA256SUMS, and the versions of
-# every tool that went into them.
+# the same bytes: the eight static binaries (scripts/arches.sh), SHA256SUMS,
+# and the versions of every tool that went into them.
 #
 #   bash scripts/release.sh [OUTDIR]        (default target/dist)
 #   TARGETS=x86_64-unknown-linux-musl bash scripts/release.sh OUTDIR
@@ -18,9 +18,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/dist}
-targets=${TARGETS:-x86_64-unknown-linux-musl aarch64-unknown-linux-musl}
+source scripts/arches.sh
+targets=${TARGETS:-$(arch_targets)}
+for t in $targets; do arch_field "$t" platform >/dev/null || exit 2; done
 
-bash scripts/setup.sh build
+# Only the x86_64 and aarch64 builds need no more than the build set-up.
+if [ -n "$(for t in $targets; do [ "$(arch_field "$t" std)" = source ] && echo "$t"; done)" ]; then
+  bash scripts/setup.sh arches
+else
+  bash scripts/setup.sh build
+fi
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
   echo "release: the checkout has uncommitted changes; a release is built from a commit" >&2
   exit 1
@@ -34,6 +41,7 @@ export CARGO_TARGET_DIR=$src/target/release-build CARGO_INCREMENTAL=0
 # Keep the environment from adding flags of its own.
 unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS
 
+times=()
 mkdir -p "$out"
 out=$(cd "$out" && pwd -P)
 rm -rf "$out"/berth-* "$out"/SHA256SUMS "$out"/TOOLCHAIN "$out"/platform
@@ -42,7 +50,11 @@ for t in $targets; do
   # arrays from --config and config files).
   remap="[\"--remap-path-prefix=$src=/berth\", \"--remap-path-prefix=$cargo_home=/cargo\", \"--remap-path-prefix=$rustup_home=/rustup\"]"
   echo "release: building $t" >&2
-  cargo build --release --locked --quiet --target "$t" --config "target.$t.rustflags=$remap"
+  start=$SECONDS
+  arch_env "$t"
+  # shellcheck disable=SC2046 # no arguments, or one -Z flag
+  cargo build --release --locked --quiet --target "$t" $(arch_cargo_args "$t") --config "target.$t.rustflags=$remap"
+  times+=("$t $((SECONDS - start))s")
   name=berth-$version-${t/-unknown/}
   bin=$CARGO_TARGET_DIR/$t/release/berth
   file -b "$bin" | grep -q 'statically linked' || { echo "release: $t binary is not static: $(file -b "$bin")" >&2; exit 1; }
@@ -50,7 +62,7 @@ for t in $targets; do
   [ "$size" -le 2000000 ] || { echo "release: $t binary is $size bytes, over the 2,000,000 limit" >&2; exit 1; }
   cp "$bin" "$out/$name"
   # The same file where the Dockerfile looks for it, by Docker platform.
-  case $t in x86_64-*) platform=linux/amd64 ;; aarch64-*) platform=linux/arm64 ;; esac
+  platform=$(arch_field "$t" platform)
   mkdir -p "$out/platform/$platform"
   cp "$out/$name" "$out/platform/$platform/berth"
 done
@@ -59,13 +71,26 @@ done
   echo "berth $version, commit $commit"
   rustc -vV
   cargo -V
-  for cc in x86_64-linux-musl-gcc aarch64-linux-gnu-gcc; do
-    command -v $cc >/dev/null && echo "$cc: $($cc --version | head -1)"
+  # musl-dev:amd64: other architectures' musl-dev may be installed too.
+  pkgs=(musl-tools musl-dev:amd64 binutils)
+  for t in $targets; do
+    gnu=$(arch_field "$t" gnu) deb=$(arch_field "$t" debian)
+    [ "$deb" = amd64 ] && continue
+    command -v "$gnu-gcc" >/dev/null && echo "$gnu-gcc: $("$gnu-gcc" --version | head -1)"
+    pkgs+=("gcc-$gnu" "binutils-$gnu")
+    case $(arch_field "$t" std) in
+    prebuilt) pkgs+=("libc6-dev-$deb-cross") ;;
+    source)
+      echo "$t: std built from the toolchain's rust-src (-Zbuild-std=std,panic_abort, RUSTC_BOOTSTRAP=1)"
+      [ "$deb" = riscv64 ] && echo "musl for riscv64: built from Debian's musl source" || pkgs+=("musl-dev:$deb")
+      ;;
+    esac
   done
-  for pkg in musl-tools musl-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu binutils; do
-    echo "$pkg $(dpkg-query -W -f '${Version}' $pkg 2>/dev/null || echo absent)"
+  for pkg in "${pkgs[@]}"; do
+    echo "$pkg $(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null || echo absent)"
   done
 } >"$out/TOOLCHAIN"
 (cd "$out" && sha256sum berth-* >SHA256SUMS)
 ls -l "$out"
+echo "release: build times (this machine, now): ${times[*]}" >&2
 cat "$out/SHA256SUMS"

@@ -11,6 +11,10 @@
 #                                 tests run + cargo-nextest
 #   bash scripts/setup.sh arm64   test + qemu-user-static registered in
 #                                 binfmt_misc, to run the aarch64 build here
+#   bash scripts/setup.sh arches  arm64 + what the other six release targets
+#                                 need (scripts/arches.sh): rust-src, Debian's
+#                                 cross compilers and musl, an unwinder, and
+#                                 every qemu-user registered
 #   bash scripts/setup.sh fuzz    build + a nightly toolchain, cargo-fuzz and
 #                                 a C++ compiler (libFuzzer): bench/fuzz.sh
 #
@@ -20,8 +24,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
-case $mode in build | test | arm64 | fuzz) ;; *)
-  echo "setup: unknown mode '$mode' (build, test, arm64 or fuzz)" >&2
+case $mode in build | test | arm64 | arches | fuzz) ;; *)
+  echo "setup: unknown mode '$mode' (build, test, arm64, arches or fuzz)" >&2
   exit 2
   ;;
 esac
@@ -80,10 +84,34 @@ apt_arm64=(qemu-user-static)
 apt_fuzz=()
 command -v c++ >/dev/null || apt_fuzz+=(g++)
 
+# The other six targets (scripts/arches.sh): Debian's cross gcc and g++
+# (g++ builds the unwinder) and its musl (musl-dev:ARCH, which needs the
+# architecture added to dpkg; riscv64's is built below, bookworm has none).
+# dpkg-dev unpacks musl's source for that.
+apt_arches=(qemu-user-static dpkg-dev)
+arches_foreign=()
+if [ "$mode" = arches ]; then
+  source scripts/arches.sh
+  for t in $(arch_targets); do
+    [ "$(arch_field "$t" std)" = source ] || continue
+    gnu=$(arch_field "$t" gnu) deb=$(arch_field "$t" debian)
+    apt_arches+=("gcc-$gnu" "g++-$gnu")
+    [ "$deb" = riscv64 ] || { apt_arches+=("musl-dev:$deb"); arches_foreign+=("$deb"); }
+  done
+  foreign=$(dpkg --print-foreign-architectures)
+  for a in "${arches_foreign[@]}"; do
+    grep -qx "$a" <<<"$foreign" && continue
+    as_root || die "dpkg does not install $a packages; as root: dpkg --add-architecture $a"
+    say "dpkg --add-architecture $a"
+    dpkg --add-architecture "$a"
+  done
+fi
+
 want=("${apt_build[@]}")
 case $mode in
 test) want+=("${apt_test[@]}") ;;
 arm64) want+=("${apt_test[@]}" "${apt_arm64[@]}") ;;
+arches) want+=("${apt_test[@]}" "${apt_arm64[@]}" "${apt_arches[@]}") ;;
 fuzz) want+=("${apt_fuzz[@]}") ;;
 esac
 missing=()
@@ -137,7 +165,7 @@ runtime = \"runc\""
 fi
 
 # --- cargo-nextest, the test runner.
-if [[ $mode == test || $mode == arm64 ]] && ! cargo nextest --version >/dev/null 2>&1; then
+if [[ $mode == test || $mode == arm64 || $mode == arches ]] && ! cargo nextest --version >/dev/null 2>&1; then
   say "cargo install --locked cargo-nextest"
   cargo install --locked --quiet cargo-nextest
 fi
@@ -155,25 +183,113 @@ if [ "$mode" = fuzz ]; then
   fi
 fi
 
-# --- qemu-user for aarch64 binaries, through binfmt_misc. The F flag opens
-# the interpreter now, so it also works inside PID/mount namespaces and
-# containers (the engine can then run arm64 images too).
-if [ "$mode" = arm64 ]; then
-  binfmt=/proc/sys/fs/binfmt_misc
+# --- rust-src: std's source for the targets built with -Zbuild-std, and
+# LLVM libunwind's, which the unwinder below is built from.
+if [ "$mode" = arches ] && ! grep -q '^rust-src' <<<"$have_components"; then
+  say "rustup component add --toolchain $toolchain rust-src"
+  rustup component add --toolchain "$toolchain" rust-src >/dev/null
+fi
+
+# --- riscv64's musl: Debian 12 has no musl-dev:riscv64, so musl is built
+# from Debian's own source package (the same 1.2.3 and patches as the other
+# architectures' musl-dev) with Debian's riscv64 cross gcc, and installed
+# where musl-dev:ARCH puts its files, with the same specs file and gcc
+# wrapper (riscv64-linux-musl-gcc).
+musl_rv=/usr/lib/riscv64-linux-musl
+if [ "$mode" = arches ] && { [ ! -e $musl_rv/libc.a ] || [ ! -x /usr/bin/riscv64-linux-musl-gcc ]; }; then
+  as_root || die "riscv64 musl is missing; run this script as root to build it from Debian's source"
+  src_list=/etc/apt/sources.list.d/berth-deb-src.sources
+  if ! apt-get source --print-uris musl >/dev/null 2>&1; then
+    say "adding Debian's source packages to apt ($src_list)"
+    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$(. /etc/os-release && echo "$VERSION_CODENAME")" >$src_list
+    apt-get update -qq
+  fi
+  say "building musl for riscv64 from Debian's source (about a minute)"
+  work=$(mktemp -d)
+  (
+    cd "$work"
+    apt-get source -qq musl >/dev/null 2>&1
+    cd musl-*/
+    ./configure --target=riscv64-linux-gnu CROSS_COMPILE=riscv64-linux-gnu- --prefix=/usr \
+      --libdir=$musl_rv --includedir=/usr/include/riscv64-linux-musl --syslibdir=$musl_rv \
+      --disable-shared --enable-wrapper=gcc
+    make -j"$(nproc)"
+    # Only the libraries, headers and specs: `make install` would also
+    # replace musl-tools' /usr/bin/musl-gcc with a riscv64 one.
+    make install-libs install-headers
+    install -m 644 lib/musl-gcc.specs $musl_rv/musl-gcc.specs
+  ) >"$work.log" 2>&1 || { tail -20 "$work.log" >&2; die "building riscv64 musl failed (log: $work.log, sources: $work)"; }
+  rm -f "$work.log"
+  rm -rf "$work"
+  printf '#!/bin/sh\nexec "${REALGCC:-riscv64-linux-gnu-gcc}" "$@" -specs "%s/musl-gcc.specs"\n' $musl_rv >/usr/bin/riscv64-linux-musl-gcc
+  chmod 755 /usr/bin/riscv64-linux-musl-gcc
+fi
+
+# --- The unwinder std links on musl (-lunwind): rust-std ships LLVM
+# libunwind beside its own musl; for the targets whose std is built here it
+# is built from the pinned toolchain's rust-src with the target's musl gcc
+# (as Rust's own build does it: C++ without exceptions, RTTI or the C++
+# library) into that musl's library directory, where the wrapper's specs
+# file makes the linker look. Rebuilt when the toolchain changes.
+if [ "$mode" = arches ]; then
+  unwind_src=$(rustc +"$toolchain" --print sysroot)/lib/rustlib/src/rust/src/llvm-project/libunwind
+  rustc_v=$(rustc +"$toolchain" -V)
+  for t in $(arch_targets); do
+    [ "$(arch_field "$t" std)" = source ] || continue
+    musl=$(arch_field "$t" musl) gnu=$(arch_field "$t" gnu)
+    specs=$(sed -n 's/.*-specs "\(.*\)"$/\1/p' "/usr/bin/$musl-gcc")
+    libdir=$(dirname "$specs")
+    [ "$(cat "$libdir/libunwind.rustc" 2>/dev/null)" = "$rustc_v" ] && [ -e "$libdir/libunwind.a" ] && continue
+    as_root || die "no libunwind.a for $t in $libdir; run this script as root to build it"
+    say "building LLVM libunwind for $t ($rustc_v)"
+    work=$(mktemp -d)
+    flags=(-O2 -I"$unwind_src/include" -fstrict-aliasing -funwind-tables -fvisibility=hidden
+      -D_LIBUNWIND_DISABLE_VISIBILITY_ANNOTATIONS -DNDEBUG -ffile-prefix-map="$unwind_src=/libunwind")
+    for f in UnwindLevel1.c UnwindLevel1-gcc-ext.c UnwindRegistersSave.S UnwindRegistersRestore.S; do
+      "$musl-gcc" "${flags[@]}" -std=c99 -c "$unwind_src/src/$f" -o "$work/${f%.*}.o"
+    done
+    for f in libunwind.cpp Unwind-EHABI.cpp; do
+      "$gnu-g++" -specs "$specs" "${flags[@]}" -std=c++17 -fno-rtti -fno-exceptions -nostdinc++ \
+        -c "$unwind_src/src/$f" -o "$work/${f%.*}.o"
+    done
+    rm -f "$libdir/libunwind.a"
+    "$gnu-ar" rcD "$libdir/libunwind.a" "$work"/*.o
+    echo "$rustc_v" >"$libdir/libunwind.rustc"
+    rm -rf "$work"
+  done
+fi
+
+# --- qemu-user for the other architectures' binaries, through binfmt_misc,
+# with the magic and mask Debian's qemu-user-static lists in binfmt.d but
+# the static interpreter itself: the F flag opens it now, so it also works
+# inside PID/mount namespaces and containers (the engine can then run those
+# images too).
+register_qemu() {
+  local name=$1 binfmt=/proc/sys/fs/binfmt_misc
   if [ ! -e $binfmt/register ]; then
     as_root || die "binfmt_misc is not mounted; as root: mount -t binfmt_misc binfmt_misc $binfmt"
     mount -t binfmt_misc binfmt_misc $binfmt
   fi
-  if [ ! -e $binfmt/qemu-aarch64 ]; then
-    as_root || die "qemu-aarch64 is not registered in binfmt_misc; run this script as root to register it"
-    say "registering /usr/bin/qemu-aarch64-static in binfmt_misc (flags F)"
-    # ELF64, little endian, EXEC or DYN, machine 183 (aarch64).
-    magic='\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'
-    mask='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
-    echo ":qemu-aarch64:M::$magic:$mask:/usr/bin/qemu-aarch64-static:F" >$binfmt/register
+  if [ ! -e "$binfmt/qemu-$name" ]; then
+    as_root || die "qemu-$name is not registered in binfmt_misc; run this script as root to register it"
+    local conf=/usr/lib/binfmt.d/qemu-$name.conf magic mask
+    magic=$(cut -d: -f5 "$conf") mask=$(cut -d: -f6 "$conf")
+    [ -n "$magic" ] && [ -n "$mask" ] || die "no magic and mask for qemu-$name in $conf"
+    say "registering /usr/bin/qemu-$name-static in binfmt_misc (flags F)"
+    echo ":qemu-$name:M::$magic:$mask:/usr/bin/qemu-$name-static:F" >$binfmt/register
   fi
-  grep -q '^enabled' $binfmt/qemu-aarch64 || die "binfmt_misc entry qemu-aarch64 is disabled: echo 1 > $binfmt/qemu-aarch64"
-  grep -q '^flags: .*F' $binfmt/qemu-aarch64 ||
-    die "binfmt_misc entry qemu-aarch64 lacks the F flag (needed in namespaces): echo -1 > $binfmt/qemu-aarch64 and run this again"
-fi
+  grep -q '^enabled' "$binfmt/qemu-$name" || die "binfmt_misc entry qemu-$name is disabled: echo 1 > $binfmt/qemu-$name"
+  grep -q '^flags: .*F' "$binfmt/qemu-$name" ||
+    die "binfmt_misc entry qemu-$name lacks the F flag (needed in namespaces): echo -1 > $binfmt/qemu-$name and run this again"
+}
+case $mode in
+arm64) register_qemu aarch64 ;;
+arches)
+  for t in $(arch_targets); do
+    q=$(arch_field "$t" qemu)
+    [ "$q" = - ] || register_qemu "$q"
+  done
+  ;;
+esac
 exit 0

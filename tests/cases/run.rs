@@ -627,7 +627,10 @@ fn quiet_and_verbose() {
 
 /// Makes `prctl(PR_SET_CHILD_SUBREAPER, ...)` fail with EINVAL in the
 /// process about to exec, with a seccomp filter: what an old kernel, a
-/// sandbox or qemu-user does to berth. Everything else is allowed.
+/// sandbox or qemu-user does to berth. Everything else is allowed. The
+/// filter knows this machine's own system calls (which a berth under
+/// qemu-user makes, as the emulator) and those of its 32-bit compat mode
+/// (which the i686 berth makes, run natively by an x86_64 kernel).
 fn deny_subreaper(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
     const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
@@ -637,15 +640,25 @@ fn deny_subreaper(cmd: &mut std::process::Command) {
     const RET_ERRNO: u32 = 0x0005_0000;
     #[cfg(target_arch = "x86_64")]
     const AUDIT_ARCH: u32 = 0xc000_003e;
+    #[cfg(target_arch = "x86_64")]
+    const COMPAT_AUDIT_ARCH: u32 = 0x4000_0003; // i386
     #[cfg(target_arch = "aarch64")]
     const AUDIT_ARCH: u32 = 0xc000_00b7;
+    #[cfg(target_arch = "aarch64")]
+    const COMPAT_AUDIT_ARCH: u32 = 0x4000_0028; // arm
+    // prctl's number in both compat modes (i386 and arm EABI).
+    const COMPAT_SYS_PRCTL: u32 = 172;
     let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    // Jumps count the instructions skipped; 9 denies, 10 allows.
     let program = [
         // seccomp_data: nr at 0, arch at 4, args[0]'s low word at 16.
         op(LD_W_ABS, 0, 0, 4),
-        op(JEQ_K, 0, 5, AUDIT_ARCH),
+        op(JEQ_K, 0, 2, AUDIT_ARCH),
         op(LD_W_ABS, 0, 0, 0),
-        op(JEQ_K, 0, 3, libc::SYS_prctl as u32),
+        op(JEQ_K, 3, 6, libc::SYS_prctl as u32),
+        op(JEQ_K, 0, 5, COMPAT_AUDIT_ARCH),
+        op(LD_W_ABS, 0, 0, 0),
+        op(JEQ_K, 0, 3, COMPAT_SYS_PRCTL),
         op(LD_W_ABS, 0, 0, 16),
         op(JEQ_K, 0, 1, libc::PR_SET_CHILD_SUBREAPER as u32),
         op(RET_K, 0, 0, RET_ERRNO | libc::EINVAL as u32),

@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The berth binary under test: the one cargo built for this test run, or
-/// `BERTH_TEST_BIN` when set (scripts/test.sh points it at the aarch64
-/// release build, which runs under qemu-user through binfmt_misc).
+/// `BERTH_TEST_BIN` when set (scripts/test.sh points it at another
+/// target's release build, which runs under qemu-user through binfmt_misc,
+/// or natively for i686).
 pub fn berth() -> Command {
     Command::new(berth_path())
 }
@@ -24,22 +25,55 @@ pub fn berth_path() -> &'static str {
     })
 }
 
-/// The target the binary under test was built for, from its ELF header's
-/// machine field.
+/// The target the binary under test was built for: `BERTH_TEST_TARGET`
+/// when set (scripts/test.sh sets it beside `BERTH_TEST_BIN`), checked
+/// against the ELF header's machine field (read in the header's own byte
+/// order: s390x is big-endian); else the target the machine field names.
+/// Both ARM targets share one machine number, so they need the variable.
 pub fn berth_target() -> &'static str {
-    let elf = std::fs::read(berth_path()).expect("read the berth binary");
-    match u16::from_le_bytes([elf[18], elf[19]]) {
-        62 => "x86_64-unknown-linux-musl",
-        183 => "aarch64-unknown-linux-musl",
-        m => panic!("berth binary for an unexpected ELF machine {m}"),
-    }
+    static TARGET: OnceLock<String> = OnceLock::new();
+    TARGET.get_or_init(|| {
+        let elf = std::fs::read(berth_path()).expect("read the berth binary");
+        let field = [elf[18], elf[19]];
+        let machine = match elf[5] {
+            2 => u16::from_be_bytes(field),
+            _ => u16::from_le_bytes(field),
+        };
+        let arch = match machine {
+            62 => "x86_64-",
+            183 => "aarch64-",
+            40 => "arm",
+            3 => "i686-",
+            21 => "powerpc64le-",
+            243 => "riscv64gc-",
+            22 => "s390x-",
+            m => panic!("berth binary for an unexpected ELF machine {m}"),
+        };
+        match std::env::var("BERTH_TEST_TARGET") {
+            Ok(t) if !t.is_empty() => {
+                assert!(
+                    t.starts_with(arch),
+                    "BERTH_TEST_TARGET={t}, but the binary's ELF machine is {machine}"
+                );
+                t
+            }
+            _ if arch == "arm" => {
+                panic!("an ARM berth binary: set BERTH_TEST_TARGET to armv7 or arm (v6)")
+            }
+            _ => format!("{arch}unknown-linux-musl"),
+        }
+    })
 }
 
 /// Whether the binary under test runs under qemu-user (another
-/// architecture's build), where some kernel interfaces are emulated
-/// partially: the tests that depend on them say which and why.
+/// architecture's build; this x86_64 machine runs i686 natively), where
+/// some kernel interfaces are emulated partially: the tests that depend on
+/// them say which and why.
 pub fn under_qemu() -> bool {
-    !berth_target().starts_with(std::env::consts::ARCH)
+    let target = berth_target();
+    let native = target.starts_with(std::env::consts::ARCH)
+        || (std::env::consts::ARCH == "x86_64" && target.starts_with("i686-"));
+    !native
 }
 
 /// Whether a /proc/PID/status text shows berth's own signal mask (every
