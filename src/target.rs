@@ -570,6 +570,16 @@ impl Target {
         ))
     }
 
+    /// Whether the URL names a host (and port) and nothing else: no user,
+    /// secret, path or query. The rule for schemes whose protocol has no
+    /// login and no path (tcp://, memcached://).
+    pub fn is_host_only(&self) -> bool {
+        self.path.trim_matches('/').is_empty()
+            && self.query.is_none()
+            && self.user.is_none()
+            && self.secret().is_none()
+    }
+
     /// The one host of a scheme that takes one, with its port (the scheme's
     /// default when the URL names none).
     pub fn host(&self) -> Result<(&str, u16), Error> {

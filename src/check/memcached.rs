@@ -25,11 +25,7 @@ impl Memcached {
     /// `memcached://HOST[:PORT]`.
     pub fn from_target(target: Target) -> Result<Memcached, String> {
         target.host().map_err(|e| e.to_string())?;
-        let extra = !target.path.trim_matches('/').is_empty()
-            || target.query.is_some()
-            || target.user.is_some()
-            || target.secret().is_some();
-        if extra {
+        if !target.is_host_only() {
             return Err(
                 "memcached URL: expected memcached://HOST[:PORT] and nothing else \
                  (the text protocol has no login)"

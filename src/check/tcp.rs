@@ -19,11 +19,7 @@ impl Tcp {
     /// `tcp://HOST:PORT`.
     pub fn from_target(target: Target) -> Result<Tcp, String> {
         target.host().map_err(|e| e.to_string())?;
-        let extra = !target.path.trim_matches('/').is_empty()
-            || target.query.is_some()
-            || target.user.is_some()
-            || target.secret().is_some();
-        if extra {
+        if !target.is_host_only() {
             return Err(
                 "tcp URL: expected tcp://HOST:PORT and nothing else (IPv6 as [::1]:5432)".into(),
             );
