@@ -39,6 +39,12 @@ impl Attempt {
             .max(Duration::from_millis(1))
     }
 
+    /// Whether the deadline has passed (within the 1 ms a socket timeout
+    /// may round to).
+    pub fn passed(&self) -> bool {
+        self.deadline.saturating_duration_since(Instant::now()) < Duration::from_millis(1)
+    }
+
     pub fn deadline(&self) -> Instant {
         self.deadline
     }

@@ -52,6 +52,10 @@ pub struct Outcome {
     /// What was found, or why it is unhealthy.
     pub reason: String,
     pub elapsed: Duration,
+    /// Whether the attempt failed because its deadline passed, however the
+    /// protocol worded it: a wait whose own deadline cut its last attempt
+    /// short keeps the reason of the one before (`gate::wait`).
+    pub timed_out: bool,
 }
 
 /// Builds the check a URL's scheme selects (the scheme table in
@@ -96,15 +100,35 @@ pub fn run_once(probe: Arc<dyn Probe>, timeout: Option<Duration>) -> Outcome {
     });
     let result = match spawned {
         Err(e) => Err(format!("cannot start the check: {e}")),
+        // Disconnected: the check panicked; a timeout is worded by `outcome`.
         Ok(_) => match timeout.map_or_else(|| rx.recv().ok(), |t| rx.recv_timeout(t).ok()) {
             Some(r) => r,
-            None => Err(format!("timed out {}", attempt.current_phase())),
+            None if attempt.passed() => Err(String::new()),
+            None => Err("the check stopped unexpectedly".into()),
         },
     };
+    outcome(result, &attempt, start.elapsed())
+}
+
+/// One rule for what a failure at the deadline is: a timeout, worded
+/// "timed out" + the phase it struck in, whichever socket call noticed it
+/// first ("cannot send the request: deadline reached" is the same event).
+/// A protocol's own "timed out ..." wording is kept, as it may say more.
+fn outcome(result: Result<String, String>, attempt: &Attempt, elapsed: Duration) -> Outcome {
+    let healthy = result.is_ok();
+    let timed_out = !healthy && attempt.passed();
+    let reason = match result {
+        Ok(found) => found,
+        Err(why) if timed_out && !why.starts_with("timed out") => {
+            format!("timed out {}", attempt.current_phase())
+        }
+        Err(why) => why,
+    };
     Outcome {
-        healthy: result.is_ok(),
-        reason: result.unwrap_or_else(|e| e),
-        elapsed: start.elapsed(),
+        healthy,
+        reason,
+        elapsed,
+        timed_out,
     }
 }
 
@@ -184,6 +208,7 @@ pub fn main_urls(args: &[&str]) -> u8 {
                 healthy: false,
                 reason: why,
                 elapsed: Duration::ZERO,
+                timed_out: false,
             },
         };
         healthy &= outcome.healthy;
@@ -240,5 +265,61 @@ pub fn main(args: CheckArgs) -> u8 {
         exit::HEALTHY
     } else {
         exit::UNHEALTHY
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The outcome of `result`, ending in phase "sending the request" of an
+    /// attempt whose deadline has or has not passed.
+    fn ended(result: Result<String, String>, deadline_passed: bool) -> Outcome {
+        let now = Instant::now();
+        let attempt = Attempt::new(if deadline_passed {
+            now
+        } else {
+            now + Duration::from_secs(60)
+        });
+        attempt.phase("sending the request");
+        outcome(result, &attempt, Duration::ZERO)
+    }
+
+    #[test]
+    fn a_failure_at_the_deadline_is_a_timeout_however_it_was_worded() {
+        let o = ended(
+            Err("cannot send the request: deadline reached".into()),
+            true,
+        );
+        assert!(o.timed_out && !o.healthy);
+        assert_eq!(o.reason, "timed out sending the request");
+        // run_once's own wait ran out before the check answered.
+        let o = ended(Err(String::new()), true);
+        assert!(o.timed_out);
+        assert_eq!(o.reason, "timed out sending the request");
+    }
+
+    #[test]
+    fn a_protocols_own_timeout_wording_is_kept() {
+        let o = ended(
+            Err("timed out while connecting to 127.0.0.1:1".into()),
+            true,
+        );
+        assert!(o.timed_out);
+        assert_eq!(o.reason, "timed out while connecting to 127.0.0.1:1");
+    }
+
+    #[test]
+    fn a_failure_before_the_deadline_is_not_a_timeout() {
+        let o = ended(Err("connection refused by 127.0.0.1:1".into()), false);
+        assert!(!o.timed_out && !o.healthy);
+        assert_eq!(o.reason, "connection refused by 127.0.0.1:1");
+    }
+
+    #[test]
+    fn success_at_the_deadline_is_success() {
+        let o = ended(Ok("PONG".into()), true);
+        assert!(o.healthy && !o.timed_out);
+        assert_eq!(o.reason, "PONG");
     }
 }

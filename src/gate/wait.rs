@@ -161,8 +161,7 @@ fn retry(
         {
             let mut st = lock(board);
             let s = &mut st[i];
-            let keep_reason =
-                cut_short && s.attempts > 0 && outcome.reason.starts_with("timed out");
+            let keep_reason = cut_short && s.attempts > 0 && outcome.timed_out;
             s.attempts += 1;
             log::debug(format_args!("{}", check::report_line(&s.what, &outcome)));
             if outcome.healthy {
@@ -190,4 +189,46 @@ fn retry(
 /// Rounded to 100 ms for messages.
 pub fn round(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis() as u64 / 100 * 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Attempt;
+    use std::sync::atomic::AtomicU32;
+
+    /// Refused at once the first time; after that, silent until the
+    /// attempt's deadline, then a socket's own wording of it.
+    struct RefusedThenSilent(AtomicU32);
+
+    impl Probe for RefusedThenSilent {
+        fn describe(&self) -> String {
+            "test://".into()
+        }
+        fn probe(&self, attempt: &Attempt) -> Result<String, String> {
+            if self.0.fetch_add(1, Ordering::Relaxed) == 0 {
+                return Err("connection refused by 127.0.0.1:1".into());
+            }
+            attempt.phase("waiting for the reply");
+            while !attempt.passed() {
+                std::thread::sleep(attempt.remaining());
+            }
+            Err("cannot send the request: deadline reached".into())
+        }
+    }
+
+    #[test]
+    fn the_last_attempt_cut_short_by_the_wait_keeps_the_reason_before_it() {
+        let probe = Arc::new(RefusedThenSilent(AtomicU32::new(0)));
+        let Err(Error::WaitTimeout(why)) =
+            wait_all(vec![probe.clone()], Some(Duration::from_secs(1)), None)
+        else {
+            panic!("the wait did not time out");
+        };
+        assert!(probe.0.load(Ordering::Relaxed) >= 2, "{why}");
+        assert!(
+            why.contains("test:// never became ready: connection refused by 127.0.0.1:1"),
+            "{why}"
+        );
+    }
 }
