@@ -34,6 +34,7 @@ static WRITTEN: OnceLock<Vec<(String, String)>> = OnceLock::new();
 
 /// Expands every argument (the one rule above) and remembers how each was
 /// written, for error lines.
+#[inline(never)] // its own frame, not main's: see `dispatch` in main.rs
 pub fn args(args: &[&str]) -> Result<Vec<String>, Error> {
     let mut out = Vec::with_capacity(args.len());
     let mut whole = Vec::new();

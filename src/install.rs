@@ -20,6 +20,7 @@ use crate::exit::{Error, io_reason, usage};
 pub const NAME: &str = "berth";
 
 /// Installs the running executable into `dir`; returns the installed path.
+#[inline(never)] // its own frame, not main's: see `dispatch` in main.rs
 pub fn main(dir: &str) -> Result<PathBuf, Error> {
     let dir = Path::new(dir);
     match fs::metadata(dir) {

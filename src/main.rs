@@ -38,6 +38,12 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 }
 
 /// Parses the command line and runs the command; returns the exit code.
+///
+/// Each command's entry and each parsing step is `#[inline(never)]`: with
+/// LTO they would all be inlined into `main`, whose frame then held every
+/// command's locals (12 kB, most of them `install`'s) below PID 1's stack
+/// for CMD's whole life. Apart, a finished step's frame is dead stack, which
+/// `run` drops while idle (src/run/memory.rs).
 fn dispatch(raw: &[&CStr], original_mask: Option<Mask>) -> u8 {
     let command = raw.get(1).map(|a| a.to_bytes());
     let usage_code = if command == Some(b"check") {
@@ -126,6 +132,7 @@ fn dispatch(raw: &[&CStr], original_mask: Option<Mask>) -> u8 {
 /// The command line as argh reads it, with `-h` meaning `--help` wherever
 /// argh would take it for one of berth's own flags (not in CMD, which argh
 /// passes through untouched): argh knows only `--help`.
+#[inline(never)] // its own frame, not main's: see `dispatch` in main.rs
 fn parse(args: &[&str]) -> Result<Berth, argh::EarlyExit> {
     let first = Berth::from_args(&["berth"], args);
     match &first {
@@ -141,6 +148,7 @@ fn parse(args: &[&str]) -> Result<Berth, argh::EarlyExit> {
 }
 
 /// `--help` (exit 0), or argh's complaint as one line with the usage code.
+#[inline(never)] // its own frame, not main's: see `dispatch` in main.rs
 fn early_exit(early: argh::EarlyExit, args: &[&str], usage_code: u8) -> u8 {
     if early.status.is_ok() {
         log::out(format_args!("{}", early.output));

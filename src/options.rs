@@ -77,6 +77,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 const DEFAULT_LOCK_NAME: &str = "berth-pre";
 
 impl RunOptions {
+    #[inline(never)] // its own frame, not main's: see `dispatch` in main.rs
     pub fn from_args(args: RunArgs) -> Result<RunOptions, Error> {
         let level = level(args.verbose, args.quiet)?;
         let cmd = args
@@ -159,6 +160,7 @@ fn own_flags(args: &mut RunArgs) -> Result<(), Error> {
 
 impl WaitOptions {
     /// `cmd` is what followed `--`, as bytes.
+    #[inline(never)] // its own frame, not main's: see `dispatch` in main.rs
     pub fn from_args(args: WaitArgs, cmd: Option<Vec<CString>>) -> Result<WaitOptions, Error> {
         let level = level(args.verbose, args.quiet)?;
         let urls = env::urls(args.urls, "BERTH_WAIT")?;

@@ -159,6 +159,7 @@ pub fn report_line(what: &str, outcome: &Outcome) -> String {
 /// `berth check URL [URL...] [--timeout DUR]`: each URL checked by its
 /// scheme (the table in `target.rs`, with `berth check`'s defaults), all in
 /// parallel, one line each in the order given; healthy when all are.
+#[inline(never)] // its own frame, not main's: see `dispatch` in main.rs
 pub fn main_urls(args: &[&str]) -> u8 {
     let mut urls = Vec::new();
     let mut timeout = None;
@@ -227,6 +228,7 @@ fn usage_error(msg: &str) -> u8 {
 }
 
 /// `berth check ...`: builds the probe, runs it once, prints one line.
+#[inline(never)] // its own frame, not main's: see `dispatch` in main.rs
 pub fn main(args: CheckArgs) -> u8 {
     let built: Result<(Arc<dyn Probe>, Option<String>), String> = match args.kind {
         CheckKind::Http(a) => http::Http::from_args(a).map(|(p, t)| (Arc::new(p) as _, t)),

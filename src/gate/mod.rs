@@ -29,6 +29,7 @@ use crate::sys::signals::{self, Mask, SignalFd};
 /// before anything else, so as PID 1 (a Kubernetes initContainer, `docker
 /// run IMAGE berth wait ...`) SIGTERM and SIGINT still end it at once;
 /// `original_mask` is the mask CMD gets back.
+#[inline(never)] // its own frame, not main's: see `dispatch` in main.rs
 pub fn main(opts: WaitOptions, original_mask: Mask) -> Result<u8, Error> {
     log::set_level(opts.level);
     let signals = SignalFd::new(Mask::handled())

@@ -12,7 +12,14 @@
 //! code that was just dropped would fault a whole 64 kB window straight back.
 //! Only never-written mappings are dropped (MADV_DONTNEED on a private file
 //! mapping discards changes): a mapping with any private page is left alone.
+//!
+//! The main thread's stack below the sleeping frame is dropped too: start-up
+//! (argument parsing, reading smaps) touched pages there that hold nothing
+//! live. They come back as zero pages if a deeper call needs them. And
+//! /proc/self/smaps is read through a buffer on the stack, not the heap:
+//! musl's allocator keeps freed pages resident, so a 10 kB read would stay.
 
+use std::io::Read;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -23,18 +30,26 @@ const EVERY: Duration = Duration::from_secs(1);
 const PAGE: usize = 4096;
 
 pub struct Trimmer {
-    /// Our clean read-only mappings, minus the pages of `drop_and_poll`;
-    /// found the first time they are dropped, so reading /proc/self/smaps
-    /// is never on the way to CMD's start (and a short CMD never pays it).
-    ranges: Option<Vec<(usize, usize)>>,
+    /// What can be dropped; found the first time it is dropped, so reading
+    /// /proc/self/smaps is never on the way to CMD's start (and a short CMD
+    /// never pays it).
+    found: Option<Droppable>,
     last: Instant,
+}
+
+#[derive(Default)]
+struct Droppable {
+    /// Our clean read-only mappings, minus the pages of `drop_and_poll`.
+    ranges: Vec<(usize, usize)>,
+    /// The main thread's stack mapping (start, end).
+    stack: (usize, usize),
 }
 
 impl Trimmer {
     /// The first drop is due `EVERY` from now.
     pub fn new() -> Trimmer {
         Trimmer {
-            ranges: None,
+            found: None,
             last: Instant::now(),
         }
     }
@@ -42,7 +57,11 @@ impl Trimmer {
     /// How long until dropping the mappings is allowed again: zero when it
     /// is due, `None` when there is nothing to drop.
     pub fn due_in(&self) -> Option<Duration> {
-        if self.ranges.as_ref().is_some_and(Vec::is_empty) {
+        if self
+            .found
+            .as_ref()
+            .is_some_and(|f| f.ranges.is_empty() && f.stack.0 == f.stack.1)
+        {
             return None;
         }
         Some(EVERY.saturating_sub(self.last.elapsed()))
@@ -50,27 +69,26 @@ impl Trimmer {
 
     /// Drops the mappings and sleeps until `fd` is readable.
     pub fn sleep_until_readable(&mut self, fd: BorrowedFd) {
-        let ranges = self
-            .ranges
+        let found = self
+            .found
             .get_or_insert_with(|| droppable().unwrap_or_default());
         self.last = Instant::now();
-        drop_and_poll(ranges, fd.as_raw_fd());
+        drop_and_poll(&found.ranges, found.stack, fd.as_raw_fd());
     }
 }
 
-/// The ranges to drop, from /proc/self/smaps: every read-only mapping of our
-/// own executable that holds no private (written) page, so dropping it can
-/// lose nothing; less the two pages where `drop_and_poll` lives. In a
-/// static-pie build the relocated read-only data has private pages and is
-/// left alone by this rule.
-fn droppable() -> Option<Vec<(usize, usize)>> {
-    let keep = (drop_and_poll as fn(&[(usize, usize)], i32) as usize) & !(PAGE - 1);
-    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+/// What to drop, from /proc/self/smaps: every read-only mapping of our own
+/// executable that holds no private (written) page, so dropping it can lose
+/// nothing, less the two pages where `drop_and_poll` lives; and where the
+/// main thread's stack is. In a static-pie build the relocated read-only
+/// data has private pages and is left alone by this rule.
+fn droppable() -> Option<Droppable> {
+    let keep = (drop_and_poll as fn(&[(usize, usize)], (usize, usize), i32) as usize) & !(PAGE - 1);
     let exe = std::fs::read_link("/proc/self/exe").ok()?;
     let exe = exe.to_str()?;
-    let mut ranges = Vec::new();
+    let mut found = Droppable::default();
     let mut current: Option<(usize, usize)> = None;
-    for line in smaps.lines() {
+    each_line("/proc/self/smaps", |line| {
         let mut f = line.split_whitespace();
         let first = f.next().unwrap_or("");
         if let Some((a, b)) = first.split_once('-') {
@@ -80,20 +98,23 @@ fn droppable() -> Option<Vec<(usize, usize)>> {
             let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
             else {
                 current = None;
-                continue;
+                return;
             };
+            if path == "[stack]" {
+                found.stack = (a, b);
+            }
             current = (path == exe && (perms == "r-xp" || perms == "r--p")).then_some((a, b));
         } else if first == "Anonymous:" {
             if let Some((a, b)) = current.take() {
                 if f.next() == Some("0") {
-                    ranges.push((a, b));
+                    found.ranges.push((a, b));
                 }
             }
         }
-    }
+    })?;
     // Cut out the pages of drop_and_poll (two: it may straddle a boundary).
-    let mut cut = Vec::with_capacity(ranges.len() + 1);
-    for (a, b) in ranges {
+    let mut cut = Vec::with_capacity(found.ranges.len() + 1);
+    for &(a, b) in &found.ranges {
         if (a..b).contains(&keep) {
             cut.push((a, keep - a));
             let after = (keep + 2 * PAGE).min(b);
@@ -103,14 +124,64 @@ fn droppable() -> Option<Vec<(usize, usize)>> {
         }
     }
     cut.retain(|r| r.1 > 0);
-    Some(cut)
+    found.ranges = cut;
+    Some(found)
 }
 
-/// madvise(MADV_DONTNEED) on each range, then ppoll on `fd`, touching no
-/// code outside this function between the two.
+/// Calls `each` with every line of the file at `path`, read through a
+/// buffer on the stack. A line longer than the buffer is passed cut short
+/// (smaps's only long lines are headers with a long path, which then match
+/// no path and are left alone).
+fn each_line(path: &str, mut each: impl FnMut(&str)) -> Option<()> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut buf = [0u8; 1024];
+    let (mut filled, mut skipping) = (0, false);
+    loop {
+        let n = file.read(&mut buf[filled..]).ok()?;
+        filled += n;
+        let mut start = 0;
+        while let Some(nl) = buf[start..filled].iter().position(|&b| b == b'\n') {
+            if !skipping {
+                each(std::str::from_utf8(&buf[start..start + nl]).unwrap_or(""));
+            }
+            skipping = false;
+            start += nl + 1;
+        }
+        if n == 0 {
+            if start < filled && !skipping {
+                each(std::str::from_utf8(&buf[start..filled]).unwrap_or(""));
+            }
+            return Some(());
+        }
+        if start == 0 && filled == buf.len() {
+            if !skipping {
+                each(std::str::from_utf8(&buf).unwrap_or(""));
+            }
+            (start, skipping) = (filled, true);
+        }
+        buf.copy_within(start..filled, 0);
+        filled -= start;
+    }
+}
+
+/// The part of `stack` (start, end) more than a page below `here`, an
+/// address in the caller's frame: what start-up left there is dead. The
+/// page kept below `here` covers the frame and a system call wrapper's.
+#[inline(always)]
+fn below(stack: (usize, usize), here: usize) -> (usize, usize) {
+    if !(stack.0..stack.1).contains(&here) {
+        return (stack.0, 0);
+    }
+    let top = (here & !(PAGE - 1)).saturating_sub(PAGE).max(stack.0);
+    (stack.0, top - stack.0)
+}
+
+/// madvise(MADV_DONTNEED) on each range and on the stack below this frame,
+/// then ppoll on `fd`, touching no code outside this function between the
+/// two.
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
-fn drop_and_poll(ranges: &[(usize, usize)], fd: i32) {
+fn drop_and_poll(ranges: &[(usize, usize)], stack: (usize, usize), fd: i32) {
     const SYS_MADVISE: usize = 28;
     const SYS_PPOLL: usize = 271;
     let mut pfd = libc::pollfd {
@@ -118,9 +189,12 @@ fn drop_and_poll(ranges: &[(usize, usize)], fd: i32) {
         events: libc::POLLIN,
         revents: 0,
     };
-    for &(start, len) in ranges {
+    let dead = below(stack, &pfd as *const libc::pollfd as usize);
+    for &(start, len) in ranges.iter().chain(std::iter::once(&dead)) {
         // SAFETY: each range lies in one of our own never-written file
-        // mappings, so dropping it loses nothing: pages fault back unchanged.
+        // mappings, so dropping it loses nothing: pages fault back unchanged;
+        // or in our stack a page or more below this frame, where nothing
+        // lives (a deeper call later gets zero pages).
         unsafe {
             std::arch::asm!(
                 "syscall",
@@ -154,16 +228,56 @@ fn drop_and_poll(ranges: &[(usize, usize)], fd: i32) {
 
 /// Elsewhere: plain system calls (the code they touch stays resident).
 #[cfg(not(target_arch = "x86_64"))]
-fn drop_and_poll(ranges: &[(usize, usize)], fd: i32) {
-    for &(start, len) in ranges {
-        // SAFETY: as above: never-written file mappings of our own.
-        unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
-    }
+#[inline(never)]
+fn drop_and_poll(ranges: &[(usize, usize)], stack: (usize, usize), fd: i32) {
     let mut pfd = libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     };
+    let dead = below(stack, &pfd as *const libc::pollfd as usize);
+    for &(start, len) in ranges.iter().chain(std::iter::once(&dead)) {
+        // SAFETY: as above: never-written file mappings of our own, or our
+        // stack a page or more below this frame (madvise's own frame is in
+        // the page kept).
+        unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+    }
     // SAFETY: one valid pollfd.
     unsafe { libc::poll(&mut pfd, 1, -1) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(text: &str) -> Vec<String> {
+        let path = std::env::temp_dir().join(format!("berth-each-line-{}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let mut lines = Vec::new();
+        each_line(path.to_str().unwrap(), |l| lines.push(l.to_string())).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        lines
+    }
+
+    #[test]
+    fn lines_across_reads_are_whole_and_overlong_ones_cut() {
+        // Lines straddling the 1024-byte buffer, a last line with no
+        // newline, and a 3000-byte line passed as its first 1024 bytes.
+        let short: Vec<String> = (0..300).map(|i| format!("line {i}")).collect();
+        let long = "x".repeat(3000);
+        let text = format!("{}\n{long}\nafter\nlast", short.join("\n"));
+        let mut want = short.clone();
+        want.extend(["x".repeat(1024), "after".into(), "last".into()]);
+        assert_eq!(lines_of(&text), want);
+        assert_eq!(lines_of(""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_dead_stack_is_below_a_page_under_the_frame() {
+        let stack = (0x10000, 0x30000);
+        assert_eq!(below(stack, 0x2f010), (0x10000, 0x1e000));
+        assert_eq!(below(stack, 0x10800), (0x10000, 0));
+        // An address outside the stack (another thread's): nothing.
+        assert_eq!(below(stack, 0x40000), (0x10000, 0));
+    }
 }

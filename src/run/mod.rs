@@ -43,6 +43,7 @@ use reap::{reap, signal_tree};
 const AFTER_KILL: Duration = Duration::from_secs(2);
 
 /// Runs CMD to completion and returns berth's exit code.
+#[inline(never)] // its own frame, not main's: see `dispatch` in main.rs
 pub fn main(opts: &RunOptions, original_mask: Mask) -> Result<u8, Error> {
     // Phase 1: CMD does not exist yet; any error ends berth.
     let signals = SignalFd::new(Mask::handled())
