@@ -89,13 +89,18 @@ fn dispatch(raw: &[&CStr], original_mask: Option<Mask>) -> u8 {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
-    // `berth check URL...`: a URL where a check's name would be.
+    // `berth check URL...`: a URL where a check's name would be; with -h or
+    // --help anywhere in it, `berth check --help` (which describes it).
+    let mut args = args;
     if command == Some(b"check")
         && args
             .get(1)
             .is_some_and(|a| berth::target::looks_like_url(a))
     {
-        return check::main_urls(&args[1..]);
+        if !args[1..].iter().any(|a| matches!(*a, "-h" | "--help")) {
+            return check::main_urls(&args[1..]);
+        }
+        args = vec![args[0], "--help"];
     }
     let berth = match parse(&args) {
         Ok(b) => b,

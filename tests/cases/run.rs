@@ -577,6 +577,20 @@ fn help_and_version() {
     let out = output_bounded(berth().args(["run", "--help"]), LIMIT);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("--kill-after"));
+    // `berth check URL... -h` is a request for the help that describes it,
+    // wherever the -h is, not an unknown option or a check.
+    for args in [
+        &["check", "http://127.0.0.1:1/", "-h"][..],
+        &["check", "redis://127.0.0.1:1", "--help", "--timeout", "1s"],
+    ] {
+        let out = output_bounded(berth().args(args), LIMIT);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            text(&out.stdout).contains("berth check URL [URL...] [--timeout DUR]"),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+    }
     let out = output_bounded(berth().arg("--version"), LIMIT);
     assert_eq!(out.status.code(), Some(0));
     // Version, target and commit: which source and architecture this is.
