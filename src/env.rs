@@ -86,3 +86,17 @@ pub fn one(flag_value: Option<String>, name: &str) -> Result<Option<String>, Err
         None => var(name),
     }
 }
+
+/// For tests of what reads the environment through a lookup function
+/// (PostgreSQL's and MySQL's connection settings): these variables only.
+#[cfg(test)]
+pub fn fixed(
+    vars: &'static [(&'static str, &'static str)],
+) -> impl Fn(&str) -> Result<Option<String>, String> {
+    move |name| {
+        Ok(vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string()))
+    }
+}

@@ -227,17 +227,6 @@ pub fn resolve(target: Option<&Target>, flags: &TlsSettings, env: Env) -> Result
 mod tests {
     use super::*;
 
-    fn env_of(
-        vars: &'static [(&'static str, &'static str)],
-    ) -> impl Fn(&str) -> Result<Option<String>, String> {
-        move |name| {
-            Ok(vars
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string()))
-        }
-    }
-
     fn config(url: Option<&str>, vars: &'static [(&'static str, &'static str)]) -> Config {
         try_config(url, vars).unwrap()
     }
@@ -247,7 +236,11 @@ mod tests {
         vars: &'static [(&'static str, &'static str)],
     ) -> Result<Config, String> {
         let target = url.map(|u| Target::parse(u).unwrap());
-        resolve(target.as_ref(), &TlsSettings::default(), &env_of(vars))
+        resolve(
+            target.as_ref(),
+            &TlsSettings::default(),
+            &crate::env::fixed(vars),
+        )
     }
 
     #[test]
@@ -321,7 +314,7 @@ mod tests {
             ..TlsSettings::default()
         };
         let t = Target::parse("mysql://h/?ssl-mode=VERIFY_CA").unwrap();
-        let c = resolve(Some(&t), &flags, &env_of(&[])).unwrap();
+        let c = resolve(Some(&t), &flags, &crate::env::fixed(&[])).unwrap();
         assert_eq!(c.ssl_mode, SslMode::Required);
     }
 }

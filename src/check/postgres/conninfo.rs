@@ -398,24 +398,13 @@ pub fn read_pgpass(env: Env) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn env_of(
-        vars: &'static [(&'static str, &'static str)],
-    ) -> impl Fn(&str) -> Result<Option<String>, String> {
-        move |name| {
-            Ok(vars
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string()))
-        }
-    }
-
     fn info(
         url: Option<&str>,
         vars: &'static [(&'static str, &'static str)],
         pgpass: &str,
     ) -> Result<ConnInfo, String> {
         let target = url.map(|u| Target::parse(u).unwrap());
-        let env = env_of(vars);
+        let env = crate::env::fixed(vars);
         let pass = |wanted: &str| pgpass_lookup(pgpass, wanted);
         resolve(target.as_ref(), &TlsSettings::default(), &env, &pass)
     }
