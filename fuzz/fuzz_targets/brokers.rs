@@ -97,15 +97,12 @@ fuzz_target!(|data: &[u8]| {
     // outlives the input reads as a leak to libFuzzer. None of these
     // probes starts a thread of its own (one address, no TLS).
     let start = Instant::now();
-    let result = probe.probe(&check::Attempt::new(start + Duration::from_secs(10)));
-    let outcome = check::Outcome {
-        healthy: result.is_ok(),
-        reason: result.unwrap_or_else(|e| e),
-        elapsed: start.elapsed(),
-    };
+    let attempt = check::Attempt::new(start + Duration::from_secs(10));
+    let result = probe.probe(&attempt);
+    let outcome = check::outcome(result, &attempt, start.elapsed());
     let line = check::report_line(&probe.describe(), &outcome);
     assert!(
-        !outcome.reason.starts_with("timed out"),
+        !outcome.timed_out && !outcome.reason.starts_with("timed out"),
         "the peer closed, yet: {line}"
     );
     // What the peer sent, as the report shows a peer's text (check::clip

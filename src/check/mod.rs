@@ -114,7 +114,7 @@ pub fn run_once(probe: Arc<dyn Probe>, timeout: Option<Duration>) -> Outcome {
 /// "timed out" + the phase it struck in, whichever socket call noticed it
 /// first ("cannot send the request: deadline reached" is the same event).
 /// A protocol's own "timed out ..." wording is kept, as it may say more.
-fn outcome(result: Result<String, String>, attempt: &Attempt, elapsed: Duration) -> Outcome {
+pub fn outcome(result: Result<String, String>, attempt: &Attempt, elapsed: Duration) -> Outcome {
     let healthy = result.is_ok();
     let timed_out = !healthy && attempt.passed();
     let reason = match result {

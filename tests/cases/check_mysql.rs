@@ -229,12 +229,27 @@ fn unix_socket_in_the_url() {
 }
 
 #[test]
-fn ed25519_users_get_a_clear_line() {
+fn ed25519_users_log_in() {
+    // MariaDB's client_ed25519: a signature of the server's nonce, so the
+    // password crosses neither a plain connection nor TLS.
     let url = primary().url(ED_USER, ED_PASSWORD, "");
-    check(&["mysql", &url], &[])
-        .unhealthy("ed25519 plugin, which berth does not speak", &[ED_PASSWORD]);
-    // Still alive for --ping.
-    check(&["mysql", &url, "--ping"], &[]).healthy("alive, MariaDB");
+    for mode in ["DISABLED", "REQUIRED"] {
+        let run = check(&["mysql", &format!("{url}?ssl-mode={mode}")], &[]);
+        run.healthy("logged in as edapp, SELECT 1 answered");
+        run.no_secrets(&[ED_PASSWORD]);
+    }
+    // Each login signs a new nonce: many in a row, none refused (a nonce
+    // whose last byte is 0 must be signed whole).
+    for _ in 0..40 {
+        check(&["mysql", &url], &[]).healthy("logged in as edapp");
+    }
+    let wrong = primary().url(ED_USER, "not-the-ed-77", "");
+    check(&["mysql", &wrong], &[]).unhealthy(
+        "authentication failed for user edapp (wrong password or unknown user; error 1045",
+        &["not-the-ed-77", ED_PASSWORD],
+    );
+    // And alive for --ping either way.
+    check(&["mysql", &wrong, "--ping"], &[]).healthy("alive, MariaDB");
 }
 
 #[test]

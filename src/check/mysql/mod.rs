@@ -352,14 +352,8 @@ impl Mysql {
                             ));
                         }
                         auth::ED25519 => {
-                            return Err(answered(
-                                format!(
-                                    "user {} logs in with MariaDB's ed25519 plugin, which berth does not speak: \
-                                     give the health-check user mysql_native_password",
-                                    self.config.user
-                                ),
-                                None,
-                            ));
+                            plugin = auth::ED25519;
+                            auth::ed25519(password, &nonce)
                         }
                         other => {
                             return Err(answered(

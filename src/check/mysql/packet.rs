@@ -296,8 +296,13 @@ pub fn parse_auth_reply(payload: &[u8]) -> Result<AuthReply, ReadError> {
         0xff => parse_error(payload).map(AuthReply::Err),
         0xfe => {
             let plugin = String::from_utf8_lossy(c.nul_str()).into_owned();
-            let data = c.rest.strip_suffix(&[0]).unwrap_or(c.rest).to_vec();
-            Ok(AuthReply::Switch { plugin, data })
+            // Raw: the native plugins' 20-byte nonce comes with a NUL after
+            // it (they read 20 bytes), ed25519's 32 bytes with none, and its
+            // last byte may be 0.
+            Ok(AuthReply::Switch {
+                plugin,
+                data: c.rest.to_vec(),
+            })
         }
         0x01 => Ok(AuthReply::More(c.rest.to_vec())),
         _ => bad("not a MySQL server (unexpected reply to the login)"),
@@ -461,7 +466,19 @@ mod tests {
             parse_auth_reply(b"\xfemysql_native_password\0nonce\0").unwrap(),
             AuthReply::Switch {
                 plugin: "mysql_native_password".into(),
-                data: b"nonce".to_vec()
+                data: b"nonce\0".to_vec()
+            }
+        );
+        // ed25519's nonce is 32 bytes with no NUL after it: a last byte
+        // of 0 is part of it.
+        let mut switch = b"\xfeclient_ed25519\0".to_vec();
+        let nonce: Vec<u8> = (1..=31).chain([0]).collect();
+        switch.extend_from_slice(&nonce);
+        assert_eq!(
+            parse_auth_reply(&switch).unwrap(),
+            AuthReply::Switch {
+                plugin: "client_ed25519".into(),
+                data: nonce
             }
         );
         assert_eq!(
