@@ -7,6 +7,7 @@
 
 pub mod amqp;
 pub mod attempt;
+pub mod ed25519;
 pub mod file;
 pub mod grpc;
 pub mod h2;

@@ -289,6 +289,19 @@ fn https_client_certificates() {
         assert_eq!(run.code, Some(0), "{label}: {}{}", run.stdout, run.stderr);
         run.healthy("HTTP 200");
     }
+    // An Ed25519 key (signed by berth's own Ed25519, not ring's).
+    let (cert, key) = &pki.ed25519_client;
+    let run = tls_check(&[
+        "http",
+        "--cacert",
+        ca,
+        "--cert",
+        p(cert),
+        "--key",
+        p(key),
+        &url,
+    ]);
+    run.healthy("HTTP 200");
     // The key may follow the certificate in one file, as curl allows.
     let dir = daemon::temp_dir("combined");
     let (cert, key) = pki.client("pkcs8");
@@ -457,7 +470,7 @@ fn redis_client_certificate_verdicts(url: &str, labels: &[&str]) {
 fn redis_with_its_default_tls_settings() {
     let r = tls_strict();
     let url = format!("rediss://:{PASSWORD}@localhost:{}", r.tls_port);
-    redis_client_certificate_verdicts(&url, &["pkcs8", "pkcs1", "sec1"]);
+    redis_client_certificate_verdicts(&url, &["pkcs8", "pkcs1", "sec1", "ed25519"]);
     // By address, verified against the name in the certificate.
     let (cert, key) = pki().client("sec1");
     let url_ip = format!("rediss://:{PASSWORD}@127.0.0.1:{}", r.tls_port);
@@ -481,7 +494,7 @@ fn postgres_certificate_login() {
     let pki = pki();
     let ca = p(&certs().ca);
     let base = format!("postgres://{CLIENT_CN}@localhost:{}/postgres", pg.port);
-    for label in ["pkcs8", "pkcs1", "sec1"] {
+    for label in ["pkcs8", "pkcs1", "sec1", "ed25519"] {
         let (cert, key) = pki.client(label);
         let url = format!(
             "{base}?sslmode=verify-full&sslrootcert={ca}&sslcert={}&sslkey={}",

@@ -145,6 +145,11 @@ pub struct Pki {
     pub future: (PathBuf, PathBuf),
     /// A client certificate from the other CA, which servers refuse.
     pub stranger: (PathBuf, PathBuf),
+    /// A client certificate for CN=CLIENT_CN with an Ed25519 key (PKCS#8,
+    /// `openssl genpkey -algorithm ED25519`): not among `clients`, since
+    /// not every server takes one (BoringSSL, so grpcio, does not offer
+    /// Ed25519 for client certificates).
+    pub ed25519_client: (PathBuf, PathBuf),
     /// The CA for client certificates (the test CA).
     pub client_ca: PathBuf,
 }
@@ -153,8 +158,11 @@ pub struct Pki {
 pub const CLIENT_CN: &str = "certuser";
 
 impl Pki {
-    /// The client certificate and key with this label.
+    /// The client certificate and key with this label ("ed25519" too).
     pub fn client(&self, label: &str) -> (&Path, &Path) {
+        if label == "ed25519" {
+            return (&self.ed25519_client.0, &self.ed25519_client.1);
+        }
         let (_, c, k) = self.clients.iter().find(|(l, ..)| *l == label).unwrap();
         (c, k)
     }
@@ -164,6 +172,7 @@ impl Pki {
         let mut keys: Vec<&PathBuf> = self.clients.iter().map(|(_, _, k)| k).collect();
         keys.extend(self.servers.iter().map(|(_, _, k)| k));
         keys.push(&self.stranger.1);
+        keys.push(&self.ed25519_client.1);
         keys.push(&self.self_signed_key);
         keys.push(&self.expired.1);
         keys.push(&self.future.1);
@@ -348,6 +357,18 @@ fn make_pki(dir: &Path) -> Pki {
     }
     csr(dir, "cli-other", CLIENT_CN);
     sign(dir, "other-ca", "cli-other", CLIENT_EXT);
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "ED25519",
+            "-out",
+            "cli-ed25519.key",
+        ],
+    );
+    csr(dir, "cli-ed25519", CLIENT_CN);
+    sign(dir, "ca", "cli-ed25519", CLIENT_EXT);
 
     // Dates `openssl req` will not write: `openssl ca -selfsign` takes any.
     let dated = |name: &str, start: &str, end: &str| {
@@ -426,6 +447,7 @@ fn make_pki(dir: &Path) -> Pki {
         expired,
         future,
         stranger: (dir.join("cli-other.pem"), dir.join("cli-other.key")),
+        ed25519_client: (dir.join("cli-ed25519.pem"), dir.join("cli-ed25519.key")),
         client_ca: dir.join("ca.pem"),
     }
 }

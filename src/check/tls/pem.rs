@@ -67,7 +67,7 @@ pub(super) fn client_key(
     })?;
     let signer = provider.key_provider.load_private_key(der).map_err(|_| {
         format!(
-            "{flag} {path}: unusable private key (RSA of 2048 bits or more, \
+            "{flag} {path}: unusable private key (RSA of 2048 bits or more, Ed25519, \
              or ECDSA P-256/P-384, expected)"
         )
     })?;

@@ -13,8 +13,8 @@ use rustls::pki_types::PrivateKeyDer;
 /// reach any standard server, because every algorithm is bytes in the static
 /// binary. Key exchange on P-256 only (the group RFC 8446 makes mandatory;
 /// its tables are needed anyway to verify P-256 signatures), AES-GCM only
-/// (mandatory in TLS 1.3, universal in 1.2). Client keys: ECDSA and RSA
-/// (`ClientKeys`).
+/// (mandatory in TLS 1.3, universal in 1.2). Client keys: ECDSA, RSA and
+/// Ed25519 (`ClientKeys`).
 pub fn provider() -> Arc<CryptoProvider> {
     use rustls::crypto::ring::{cipher_suite as cs, kx_group};
     Arc::new(CryptoProvider {
@@ -98,9 +98,10 @@ static SIGNATURES: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
 };
 
 /// Client certificate keys: ECDSA (P-256, P-384) and RSA, in any of the
-/// PEM shapes (PKCS#8, SEC1 `EC PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`).
-/// Not Ed25519: ring's Ed25519 signing brings its own tables, about 94 kB
-/// of the static binary (measured), for keys few client certificates use.
+/// PEM shapes (PKCS#8, SEC1 `EC PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`),
+/// and Ed25519 (PKCS#8, as `openssl genpkey -algorithm ED25519` writes it),
+/// signed by `check::ed25519` (ring's own Ed25519 signing would bring
+/// 94 kB of tables).
 #[derive(Debug)]
 struct ClientKeys;
 
@@ -110,8 +111,82 @@ impl rustls::crypto::KeyProvider for ClientKeys {
         der: PrivateKeyDer<'static>,
     ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
         use rustls::crypto::ring::sign;
+        if let Some(key) = Ed25519Key::from_pkcs8(&der) {
+            return Ok(Arc::new(key));
+        }
         sign::any_ecdsa_type(&der)
             .or_else(|_| Ok(Arc::new(sign::RsaSigningKey::new(&der)?) as Arc<_>))
+    }
+}
+
+/// The DER of an Ed25519 PKCS#8 key before its 32-byte seed, after the
+/// outer SEQUENCE's header and version (RFC 8410: AlgorithmIdentifier with
+/// id-Ed25519 and no parameters, then the seed as an OCTET STRING in an
+/// OCTET STRING).
+const ED25519_PKCS8_SEED: &[u8] = &[
+    0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+/// SubjectPublicKeyInfo for an Ed25519 key, before its 32 bytes.
+const ED25519_SPKI: &[u8] = &[
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+#[derive(Clone)]
+struct Ed25519Key(Arc<crate::check::ed25519::Key>);
+
+impl std::fmt::Debug for Ed25519Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ed25519Key")
+    }
+}
+
+impl Ed25519Key {
+    /// A PKCS#8 Ed25519 key, version 1 or 2 (RFC 5958: with the public key
+    /// after the seed, which is then ignored): SEQUENCE (short form), the
+    /// version, then `ED25519_PKCS8_SEED` and the seed.
+    fn from_pkcs8(der: &PrivateKeyDer<'_>) -> Option<Ed25519Key> {
+        let PrivateKeyDer::Pkcs8(der) = der else {
+            return None;
+        };
+        let der = der.secret_pkcs8_der();
+        let body = match der {
+            [0x30, len, 0x02, 0x01, 0x00 | 0x01, rest @ ..]
+                if usize::from(*len) == der.len() - 2 =>
+            {
+                rest
+            }
+            _ => return None,
+        };
+        let seed = body.strip_prefix(ED25519_PKCS8_SEED)?.get(..32)?;
+        Some(Ed25519Key(Arc::new(
+            crate::check::ed25519::Key::from_secret(seed),
+        )))
+    }
+}
+
+impl rustls::sign::SigningKey for Ed25519Key {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn rustls::sign::Signer>> {
+        offered
+            .contains(&SignatureScheme::ED25519)
+            .then(|| Box::new(self.clone()) as Box<dyn rustls::sign::Signer>)
+    }
+
+    fn public_key(&self) -> Option<rustls::pki_types::SubjectPublicKeyInfoDer<'_>> {
+        Some([ED25519_SPKI, &self.0.public()].concat().into())
+    }
+
+    fn algorithm(&self) -> rustls::SignatureAlgorithm {
+        rustls::SignatureAlgorithm::ED25519
+    }
+}
+
+impl rustls::sign::Signer for Ed25519Key {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
+        Ok(self.0.sign(message).to_vec())
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        SignatureScheme::ED25519
     }
 }
 
@@ -124,5 +199,46 @@ impl rustls::crypto::SecureRandom for SystemRandom {
         ring::rand::SystemRandom::new()
             .fill(buf)
             .map_err(|_| rustls::crypto::GetRandomFailed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::PrivatePkcs8KeyDer;
+
+    fn pkcs8(bytes: Vec<u8>) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(bytes))
+    }
+
+    #[test]
+    fn ed25519_pkcs8_keys_of_both_versions() {
+        let seed = [7u8; 32];
+        let public = crate::check::ed25519::Key::from_secret(&seed).public();
+        // Version 1, as openssl genpkey writes it.
+        let v1 = [
+            &[0x30, 0x2e, 0x02, 0x01, 0x00][..],
+            ED25519_PKCS8_SEED,
+            &seed,
+        ]
+        .concat();
+        // Version 2 (RFC 5958), the public key after the seed.
+        let v2 = [
+            &[0x30, 0x51, 0x02, 0x01, 0x01][..],
+            ED25519_PKCS8_SEED,
+            &seed,
+            &[0x81, 0x21, 0x00],
+            &public,
+        ]
+        .concat();
+        for der in [v1.clone(), v2] {
+            let key = Ed25519Key::from_pkcs8(&pkcs8(der)).expect("an Ed25519 key");
+            assert_eq!(key.0.public(), public);
+        }
+        // X25519 (1.3.101.110) is not a signing key; a cut key is nothing.
+        let mut x25519 = v1.clone();
+        x25519[11] = 0x6e;
+        assert!(Ed25519Key::from_pkcs8(&pkcs8(x25519)).is_none());
+        assert!(Ed25519Key::from_pkcs8(&pkcs8(v1[..40].to_vec())).is_none());
     }
 }
