@@ -196,13 +196,18 @@ fn rewrites(peer: Peer, rewrite: &[&str], sequence: &[(i32, i32)]) {
         rewrite,
         ..Opts::default()
     };
-    let mut init = peer.start(&opts, &[PYTHON, &rec, &log_s]);
+    // CMD ends once it has seen every signal expected, and the init with
+    // it: nothing is left running (a SIGKILLed init would orphan CMD).
+    let mut expected: Vec<String> = sequence.iter().map(|(_, g)| g.to_string()).collect();
+    expected.dedup();
+    let mut cmd = vec![PYTHON, &rec, &log_s];
+    cmd.extend(expected.iter().map(String::as_str));
+    let init = peer.start(&opts, &cmd);
     wait_ready(&log);
     for &(sent, got) in sequence {
         send_and_see(peer, &init, &log, sent, got);
     }
-    let _ = init.kill();
-    let _ = init.wait();
+    assert_eq!(finish(init), Some(0), "{peer:?}");
     let got: Vec<String> = log_lines(&log)
         .into_iter()
         .filter(|l| l != "ready")
@@ -236,13 +241,13 @@ fn dumb_init_ignored_signals_are_not_proxied() {
             rewrite: &["15:0", "1:0"],
             ..Opts::default()
         };
-        let mut init = peer.start(&opts, &[PYTHON, &rec, &log_s]);
+        // CMD ends at SIGUSR1, and the init with it.
+        let init = peer.start(&opts, &[PYTHON, &rec, &log_s, "10"]);
         wait_ready(&log);
         signal(init.id(), 15);
         signal(init.id(), 1);
         send_and_see(peer, &init, &log, 10, 10);
-        let _ = init.kill();
-        let _ = init.wait();
+        assert_eq!(finish(init), Some(0), "{peer:?}");
         assert!(
             !seen(&log, 15) && !seen(&log, 1),
             "{peer:?}: {:?}",
