@@ -133,10 +133,21 @@ pub fn outcome(result: Result<String, String>, attempt: &Attempt, elapsed: Durat
     }
 }
 
-/// A fragment of what a peer sent, fit for the one-line report: control
-/// characters dropped, at most 160 characters. Every protocol clips here.
+/// A fragment of what a peer sent, fit for the one-line report: each run of
+/// control characters one space (not dropped: dropping would join the
+/// pieces around them into text the peer never sent, a password split by
+/// NULs among them), ends trimmed, at most 160 characters. Every protocol
+/// clips here.
 pub fn clip(s: &str) -> String {
-    let line: String = s.chars().filter(|c| !c.is_control()).collect();
+    let mut line = String::with_capacity(s.len());
+    for c in s.chars() {
+        if !c.is_control() {
+            line.push(c);
+        } else if !line.is_empty() && !line.ends_with(' ') {
+            line.push(' ');
+        }
+    }
+    let line = line.trim_end().to_string();
     match line.char_indices().nth(160) {
         Some((i, _)) => format!("{}...", &line[..i]),
         None => line,
@@ -317,6 +328,13 @@ mod tests {
         let o = ended(Err("connection refused by 127.0.0.1:1".into()), false);
         assert!(!o.timed_out && !o.healthy);
         assert_eq!(o.reason, "connection refused by 127.0.0.1:1");
+    }
+
+    #[test]
+    fn clipped_text_never_joins_what_control_characters_kept_apart() {
+        assert_eq!(clip("\r\nERR s3cr\0\0et\r\n"), "ERR s3cr et");
+        assert_eq!(clip("plain"), "plain");
+        assert_eq!(clip(&"x".repeat(200)), format!("{}...", "x".repeat(160)));
     }
 
     #[test]
