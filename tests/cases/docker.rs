@@ -348,36 +348,21 @@ pub(super) fn names_resolve_on_a_user_network(d: &mut Docker) {
     // A freshly started container's first lookup sometimes fails under
     // Podman 4.3 (aardvark-dns not yet serving it): retried within a
     // deadline, as any real client (and HEALTHCHECK's retries) would.
+    let check_on_net = |args: &[&str]| {
+        let mut run = vec!["run", "--rm", "--network", &net, &base, "/berth", "check"];
+        run.extend_from_slice(args);
+        d.try_run(&run)
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     let out = loop {
-        let out = d.try_run(&[
-            "run",
-            "--rm",
-            "--network",
-            &net,
-            &base,
-            "/berth",
-            "check",
-            "tcp",
-            "web:8080",
-        ]);
+        let out = check_on_net(&["tcp", "web:8080"]);
         if out.status.code() == Some(0) || Instant::now() >= deadline {
             break out;
         }
         eprintln!("check tcp web:8080, retried: {}", text(&out.stdout).trim());
     };
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    let out = d.try_run(&[
-        "run",
-        "--rm",
-        "--network",
-        &net,
-        &base,
-        "/berth",
-        "check",
-        "http",
-        "http://nosuch:8080/",
-    ]);
+    let out = check_on_net(&["http", "http://nosuch:8080/"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     eprintln!("{}", text(&out.stdout).trim());
 }
