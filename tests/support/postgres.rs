@@ -91,10 +91,36 @@ fn pg_isready_code(port: u16) -> Option<i32> {
         .and_then(|s| s.code())
 }
 
+/// When a freshly started server counts as ready.
+#[derive(Clone, Copy, Debug)]
+enum Ready {
+    /// pg_isready exits 0.
+    Accepting,
+    /// A login is refused with this message. pg_isready's 1 cannot tell the
+    /// states apart: a standby says "starting up", then "not yet accepting
+    /// connections" until it is consistent, and only then its final word.
+    Rejecting(&'static str),
+}
+
+impl Ready {
+    fn reached(self, port: u16) -> bool {
+        match self {
+            Ready::Accepting => pg_isready_code(port) == Some(0),
+            Ready::Rejecting(message) => Command::new("psql")
+                .args(["-X", "-w", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .args(["-U", "postgres", "-d", "postgres", "-c", ""])
+                .env("LC_ALL", "C")
+                .env("PGCONNECT_TIMEOUT", "2")
+                .env_remove("PGPASSWORD")
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stderr).contains(message)),
+        }
+    }
+}
+
 /// Starts `postgres -D data` in the foreground (the keeper stops it with
-/// SIGQUIT, PostgreSQL's immediate shutdown) and waits until pg_isready
-/// gives `ready_code` (0 accepting, 1 rejecting).
-fn start(dir: &Path, data: &Path, port: u16, extra: &[&str], ready_code: i32) {
+/// SIGQUIT, PostgreSQL's immediate shutdown) and waits until it is `ready`.
+fn start(dir: &Path, data: &Path, port: u16, extra: &[&str], ready: Ready) {
     let mut cmd = as_postgres("postgres");
     cmd.arg("-D").arg(data).args([
         "-c",
@@ -119,13 +145,11 @@ fn start(dir: &Path, data: &Path, port: u16, extra: &[&str], ready_code: i32) {
         libc::SIGQUIT,
         &dir.join(format!("postgres-{port}.log")),
     );
-    let ready = super::wait_until(Duration::from_secs(60), || {
-        pg_isready_code(port) == Some(ready_code)
-    });
+    let ready = super::wait_until(Duration::from_secs(60), || ready.reached(port));
     let log = std::fs::read_to_string(dir.join(format!("postgres-{port}.log"))).unwrap_or_default();
     assert!(
         ready,
-        "postgres {pid} on port {port} not ready (pg_isready {ready_code}): {log}"
+        "postgres {pid} on port {port} not ready ({ready:?}): {log}"
     );
 }
 
@@ -201,7 +225,7 @@ pub fn primary() -> &'static Pg {
             &format!("ssl_cert_file={}", dir.join("server.pem").display()),
             &format!("ssl_key_file={}", dir.join("server.key").display()),
             &format!("ssl_ca_file={}", dir.join("client-ca.pem").display()),
-        ], 0);
+        ], Ready::Accepting);
         psql(&dir, port, &[
             &format!("CREATE ROLE {APP_USER} LOGIN PASSWORD '{APP_PASSWORD}'"),
             &format!("CREATE DATABASE app OWNER {APP_USER}"),
@@ -215,7 +239,7 @@ pub fn primary() -> &'static Pg {
     })
 }
 
-fn standby(extra: &[&str], ready_code: i32) -> Pg {
+fn standby(extra: &[&str], ready: Ready) -> Pg {
     let primary = primary();
     let dir = daemon::temp_dir("pg-standby");
     chown_tree(&dir);
@@ -237,18 +261,23 @@ fn standby(extra: &[&str], ready_code: i32) -> Pg {
         "pg_basebackup",
     );
     let port = daemon::free_port();
-    start(&dir, &data, port, extra, ready_code);
+    start(&dir, &data, port, extra, ready);
     Pg { port, dir }
 }
 
 /// A hot standby of the primary, without TLS: logins work, it is read-only.
 pub fn hot_standby() -> &'static Pg {
     static HOT: OnceLock<Pg> = OnceLock::new();
-    HOT.get_or_init(|| standby(&["hot_standby=on", "ssl=off"], 0))
+    HOT.get_or_init(|| standby(&["hot_standby=on", "ssl=off"], Ready::Accepting))
 }
 
 /// A standby with hot_standby=off: up, but rejecting connections.
 pub fn cold_standby() -> &'static Pg {
     static COLD: OnceLock<Pg> = OnceLock::new();
-    COLD.get_or_init(|| standby(&["hot_standby=off", "ssl=off"], 1))
+    COLD.get_or_init(|| {
+        standby(
+            &["hot_standby=off", "ssl=off"],
+            Ready::Rejecting("the database system is not accepting connections"),
+        )
+    })
 }
