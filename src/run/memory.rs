@@ -177,13 +177,11 @@ fn below(stack: (usize, usize), here: usize) -> (usize, usize) {
 }
 
 /// madvise(MADV_DONTNEED) on each range and on the stack below this frame,
-/// then ppoll on `fd`, touching no code outside this function between the
-/// two.
-#[cfg(target_arch = "x86_64")]
+/// then poll on `fd`, touching no code outside this function between the
+/// two: the system calls are issued inline (`raw`).
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 #[inline(never)]
 fn drop_and_poll(ranges: &[(usize, usize)], stack: (usize, usize), fd: i32) {
-    const SYS_MADVISE: usize = 28;
-    const SYS_PPOLL: usize = 271;
     let mut pfd = libc::pollfd {
         fd,
         events: libc::POLLIN,
@@ -195,39 +193,15 @@ fn drop_and_poll(ranges: &[(usize, usize)], stack: (usize, usize), fd: i32) {
         // mappings, so dropping it loses nothing: pages fault back unchanged;
         // or in our stack a page or more below this frame, where nothing
         // lives (a deeper call later gets zero pages).
-        unsafe {
-            std::arch::asm!(
-                "syscall",
-                inlateout("rax") SYS_MADVISE => _,
-                in("rdi") start,
-                in("rsi") len,
-                in("rdx") libc::MADV_DONTNEED as usize,
-                lateout("rcx") _,
-                lateout("r11") _,
-                options(nostack),
-            );
-        }
+        unsafe { raw::madvise_dontneed(start, len) };
     }
-    // SAFETY: one valid pollfd on our stack, no timeout, no signal mask
-    // change (the mask argument is NULL).
-    unsafe {
-        std::arch::asm!(
-            "syscall",
-            inlateout("rax") SYS_PPOLL => _,
-            in("rdi") &mut pfd as *mut libc::pollfd,
-            in("rsi") 1usize,
-            in("rdx") 0usize,
-            in("r10") 0usize,
-            in("r8") 8usize,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
+    // SAFETY: one valid pollfd on our stack.
+    unsafe { raw::poll_forever(&mut pfd) };
 }
 
-/// Elsewhere: plain system calls (the code they touch stays resident).
-#[cfg(not(target_arch = "x86_64"))]
+/// Elsewhere: plain system calls through libc, whose code faults back in
+/// (32-bit ARM's frame pointer register is the one its system calls need).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
 #[inline(never)]
 fn drop_and_poll(ranges: &[(usize, usize)], stack: (usize, usize), fd: i32) {
     let mut pfd = libc::pollfd {
@@ -244,6 +218,111 @@ fn drop_and_poll(ranges: &[(usize, usize)], stack: (usize, usize), fd: i32) {
     }
     // SAFETY: one valid pollfd.
     unsafe { libc::poll(&mut pfd, 1, -1) };
+}
+
+/// The two system calls `drop_and_poll` makes, inline in its body. The
+/// results are not read: a failed drop leaves pages resident, and a failed
+/// poll (EINTR) returns to the loop that called it.
+mod raw {
+    #[cfg(target_arch = "x86_64")]
+    mod nr {
+        pub const MADVISE: usize = 28;
+        pub const POLL: usize = 7;
+    }
+
+    #[cfg(target_arch = "x86")]
+    mod nr {
+        pub const MADVISE: usize = 219;
+        pub const POLL: usize = 168;
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    mod nr {
+        pub const MADVISE: usize = 233;
+        /// No poll here: ppoll with no timeout and no mask is the same.
+        pub const PPOLL: usize = 73;
+    }
+
+    /// madvise(start, len, MADV_DONTNEED).
+    #[inline(always)]
+    pub unsafe fn madvise_dontneed(start: usize, len: usize) {
+        // SAFETY: the caller's promise about the range.
+        unsafe { syscall3(nr::MADVISE, start, len, libc::MADV_DONTNEED as usize) };
+    }
+
+    /// poll(pfd, 1, -1): until the descriptor is readable or a signal.
+    #[inline(always)]
+    pub unsafe fn poll_forever(pfd: *mut libc::pollfd) {
+        #[cfg(not(target_arch = "aarch64"))]
+        // SAFETY: the caller's valid pollfd; -1 is no timeout.
+        unsafe {
+            syscall3(nr::POLL, pfd as usize, 1, -1isize as usize)
+        };
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: the caller's valid pollfd; a NULL timeout and a NULL mask
+        // (ppoll's fourth argument, zero in syscall3).
+        unsafe {
+            syscall3(nr::PPOLL, pfd as usize, 1, 0)
+        };
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn syscall3(nr: usize, a: usize, b: usize, c: usize) {
+        // SAFETY: the caller's.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") nr => _,
+                in("rdi") a,
+                in("rsi") b,
+                in("rdx") c,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            )
+        };
+    }
+
+    /// int 0x80 takes the first argument in ebx, which Rust keeps for
+    /// itself: it is swapped in and back.
+    #[cfg(target_arch = "x86")]
+    #[inline(always)]
+    unsafe fn syscall3(nr: usize, a: usize, b: usize, c: usize) {
+        // SAFETY: the caller's; ebx is restored before the block ends.
+        unsafe {
+            std::arch::asm!(
+                "xchg ebx, {a}",
+                "int 0x80",
+                "xchg ebx, {a}",
+                a = inout(reg) a => _,
+                inlateout("eax") nr => _,
+                in("ecx") b,
+                in("edx") c,
+                options(nostack),
+            )
+        };
+    }
+
+    /// Also zeroes the fourth and fifth argument registers (ppoll's mask
+    /// and its size).
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn syscall3(nr: usize, a: usize, b: usize, c: usize) {
+        // SAFETY: the caller's.
+        unsafe {
+            std::arch::asm!(
+                "svc #0",
+                in("x8") nr,
+                inlateout("x0") a => _,
+                in("x1") b,
+                in("x2") c,
+                in("x3") 0usize,
+                in("x4") 0usize,
+                options(nostack),
+            )
+        };
+    }
 }
 
 #[cfg(test)]
