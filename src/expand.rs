@@ -1,6 +1,8 @@
-//! `${NAME}` in the arguments of `berth check` and `berth wait`, for
-//! exec-form `HEALTHCHECK ["/berth", "check", "http://127.0.0.1:${PORT}/"]`
-//! and Kubernetes exec probes, which no shell expands. The one rule:
+//! `${NAME}` in the arguments of `berth check` and `berth wait` and in
+//! `berth run`'s own flags, for exec-form
+//! `HEALTHCHECK ["/berth", "check", "http://127.0.0.1:${PORT}/"]`, exec-form
+//! ENTRYPOINTs and Kubernetes exec probes, which no shell expands. The one
+//! rule:
 //!
 //! - `${NAME}` is the variable's value (or, as for every variable berth
 //!   reads, the contents of the file `NAME_FILE` names: `crate::env::var`);

@@ -76,7 +76,8 @@ fn dispatch(raw: &[&CStr], original_mask: Option<Mask>) -> u8 {
         }
     }
     // `check` and `wait` expand `${NAME}` in their own arguments (not in
-    // wait's CMD): exec-form health checks and probes have no shell.
+    // wait's CMD): exec-form health checks and probes have no shell. `run`
+    // expands its own flags once they are text (options.rs).
     if matches!(command, Some(b"check" | b"wait")) {
         let written: Vec<&str> = args.iter().map(String::as_str).collect();
         match berth::expand::args(&written) {

@@ -136,7 +136,11 @@ impl RunOptions {
     }
 }
 
-/// `run`'s own flag values must be text (its CMD and pre-steps need not be).
+/// `run`'s own flag values must be text (its CMD and pre-steps need not be),
+/// and `${NAME}` in them expands as in `check`'s and `wait`'s arguments
+/// (src/expand.rs): `--wait` and `--pre-lock` URLs in an exec-form
+/// ENTRYPOINT get no shell either. The pre-steps and CMD are the app's
+/// words and are passed as written, as `wait -- CMD` passes CMD.
 fn own_flags(args: &mut RunArgs) -> Result<(), Error> {
     let flags: [(&str, &mut [String]); 10] = [
         ("--wait", &mut args.wait),
@@ -150,10 +154,17 @@ fn own_flags(args: &mut RunArgs) -> Result<(), Error> {
         ("--stop-delay", args.stop_delay.as_mut_slice()),
         ("--success-code", &mut args.success_code),
     ];
+    let mut own: Vec<&mut String> = Vec::new();
     for (flag, values) in flags {
         for value in values {
             *value = argv::own(std::mem::take(value), flag)?;
+            own.push(value);
         }
+    }
+    let written: Vec<&str> = own.iter().map(|v| v.as_str()).collect();
+    let expanded = crate::expand::args(&written)?;
+    for (value, expanded) in own.into_iter().zip(expanded) {
+        *value = expanded;
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! `${NAME}` in the arguments of `check` and `wait` (src/expand.rs), run
+//! `${NAME}` in the arguments of `check` and `wait` and in `run`'s flags
 //! through the real binary against a real HTTP server: expanded where the
 //! value is used, never echoed back where an error shows the argument.
 
@@ -179,4 +179,58 @@ fn wait_expands_urls_but_not_the_command() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "${T_PORT} $$\n");
     assert_eq!(s.hit_count(), 1);
+}
+
+/// `run` expands its own flags (an exec-form ENTRYPOINT has no shell) but
+/// not the pre-steps or CMD, which are exec'd as given.
+#[test]
+fn run_expands_its_flags_but_not_the_steps_or_the_command() {
+    let s = Server::http();
+    let out = output_bounded(
+        berth()
+            .env("T_PORT", s.addr.port().to_string())
+            .args([
+                "run",
+                "--wait",
+                "http://127.0.0.1:${T_PORT}/ok",
+                "--wait-timeout",
+                "${T_WAIT:-10s}",
+                "--pre",
+                "/bin/echo pre ${T_PORT}",
+                "--",
+            ])
+            .args(["/bin/echo", "${T_PORT}", "$$"]),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "pre ${T_PORT}\n${T_PORT} $$\n");
+    assert_eq!(s.hit_count(), 1);
+
+    // A password from a variable is masked in the wait's report.
+    let port = crate::support::daemon::free_port();
+    let out = output_bounded(
+        berth()
+            .env("T_PW", SECRET)
+            .args(["run", "--wait-timeout", "1s", "--wait"])
+            .arg(format!("postgres://app:${{T_PW}}@127.0.0.1:{port}/app"))
+            .args(["--", "/bin/true"]),
+        LIMIT,
+    );
+    let err = text(&out.stderr);
+    // 124: the wait gave up.
+    assert_eq!(out.status.code(), Some(124), "{err}");
+    assert!(err.contains("connection refused"), "{err}");
+    assert!(err.contains("app:****@"), "{err}");
+    assert!(!err.contains(SECRET), "{err}");
+    assert!(!text(&out.stdout).contains(SECRET));
+
+    // Unset, with no default: the usage code, naming it.
+    let out = output_bounded(
+        berth().args(["run", "--user", "${T_NEVER_SET_USER}", "--", "/bin/true"]),
+        LIMIT,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("T_NEVER_SET_USER is not set"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
