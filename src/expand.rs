@@ -18,21 +18,15 @@
 //!
 //! A value that came from a variable may be a secret. Report lines print
 //! URLs through the grammar, which masks passwords; error messages may echo
-//! an argument, so `as_written` turns every expanded argument (and every
-//! substituted value) in an error line back into what the user wrote, and
-//! `log::error` passes each line through it.
-
-use std::sync::OnceLock;
+//! an argument, so `args` hands every expanded argument (and every
+//! substituted value) with how it was written to `log::show_as_written`,
+//! and `log::error` shows each as written.
 
 use crate::exit::{Error, usage};
 
 /// Values shorter than this are not searched for in error lines: they
 /// would match unrelated text ("1" in "argument 1"), and are no secret.
 const MIN_HIDDEN: usize = 4;
-
-/// What error lines show instead of expanded text: (expanded, as written),
-/// whole arguments first, then single values. Set once, by `args`.
-static WRITTEN: OnceLock<Vec<(String, String)>> = OnceLock::new();
 
 /// Expands every argument (the one rule above) and remembers how each was
 /// written, for error lines.
@@ -54,20 +48,8 @@ pub fn args(args: &[&str]) -> Result<Vec<String>, Error> {
     }
     // Whole arguments first: a value inside one goes with it.
     whole.extend(values);
-    let _ = WRITTEN.set(whole);
+    crate::log::show_as_written(whole);
     Ok(out)
-}
-
-/// `line` with every expanded argument and substituted value shown as the
-/// user wrote it.
-pub fn as_written(line: &str) -> String {
-    let mut line = line.to_string();
-    for (expanded, written) in WRITTEN.get().map(Vec::as_slice).unwrap_or_default() {
-        if !expanded.is_empty() && line.contains(expanded.as_str()) {
-            line = line.replace(expanded.as_str(), written);
-        }
-    }
-    line
 }
 
 /// Expands one argument; `seen(name, value)` is told each substitution.

@@ -8,6 +8,7 @@
 //! goes through `line` or `out`.
 
 use std::io::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// How much berth says.
@@ -54,12 +55,30 @@ pub fn debug(msg: std::fmt::Arguments) {
     }
 }
 
+/// What error lines show instead of expanded text: (expanded, as written).
+/// Set once, by `crate::expand::args`.
+static WRITTEN: OnceLock<Vec<(String, String)>> = OnceLock::new();
+
+/// From now on, `error` shows each `expanded` text as `written` (the first
+/// pair that matches wins where they overlap): an argument that `${NAME}`
+/// expanded may hold a secret.
+pub fn show_as_written(pairs: Vec<(String, String)>) {
+    let _ = WRITTEN.set(pairs);
+}
+
+/// `line` with every expanded text shown as written.
+fn as_written(line: &str) -> String {
+    let mut line = line.to_string();
+    for (expanded, written) in WRITTEN.get().map(Vec::as_slice).unwrap_or_default() {
+        if !expanded.is_empty() && line.contains(expanded.as_str()) {
+            line = line.replace(expanded.as_str(), written);
+        }
+    }
+    line
+}
+
 /// A fatal error: always shown, with any argument that `${NAME}` expanded
-/// shown as written (`crate::expand::as_written`): the value may be a
-/// secret.
+/// shown as written (`show_as_written`).
 pub fn error(msg: std::fmt::Arguments) {
-    line(format_args!(
-        "{}",
-        crate::expand::as_written(&msg.to_string())
-    ));
+    line(format_args!("{}", as_written(&msg.to_string())));
 }
