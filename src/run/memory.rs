@@ -223,6 +223,7 @@ fn drop_and_poll(ranges: &[(usize, usize)], stack: (usize, usize), fd: i32) {
 /// The two system calls `drop_and_poll` makes, inline in its body. The
 /// results are not read: a failed drop leaves pages resident, and a failed
 /// poll (EINTR) returns to the loop that called it.
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 mod raw {
     #[cfg(target_arch = "x86_64")]
     mod nr {
